@@ -1,0 +1,17 @@
+"""laplace_codec: a learned image codec in JAX/Flax implementing "Laplacian-guided Entropy
+Model in Neural Codec with Blur-dissipated Synthesis" (Khoshkhahtinat et al., CVPR 2024).
+
+    import laplace_codec
+    codec = laplace_codec.load("runs/test")       # a training workdir or checkpoint step
+    data = codec.compress(image)                  # uint8 RGB (H, W, 3) -> bytes of a .lgc file
+    image_hat = codec.decompress(data)            # -> uint8 RGB (H, W, 3)
+"""
+
+from laplace_codec.codec import Codec, load
+from laplace_codec.errors import (CheckpointError, FormatError, InputError,
+                                  LaplaceCodecError, ModelMismatchError)
+from laplace_codec.images import ConversionWarning
+
+__version__ = "0.1.0"
+__all__ = ["Codec", "load", "CheckpointError", "FormatError", "InputError",
+           "LaplaceCodecError", "ModelMismatchError", "ConversionWarning", "__version__"]

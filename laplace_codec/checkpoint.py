@@ -1,0 +1,111 @@
+"""Checkpoints: orbax ``CheckpointManager`` directories holding, per step, three items:
+
+- ``state``: the training state (params, optimizer state, step, RNG key);
+- ``tables``: the integer coding tables built from that step's weights;
+- ``config``: the run's ml_collections config as JSON.
+
+Orbax writes each step to a temporary directory and renames it when complete, so a crash
+never leaves a half-written checkpoint that looks valid. ``resolve`` accepts a training
+workdir, its ``checkpoints`` folder, or one step folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import ml_collections
+import numpy as np
+
+from laplace_codec.errors import CheckpointError
+
+ITEMS = ("state", "tables", "config")
+
+
+def _ocp():
+    import orbax.checkpoint as ocp
+
+    return ocp
+
+
+def manager(directory: str, max_to_keep: int | None = None, create: bool = True):
+    ocp = _ocp()
+    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=create)
+    return ocp.CheckpointManager(os.path.abspath(directory), item_names=ITEMS, options=options)
+
+
+def save(mngr, step: int, state, tables: dict, config: ml_collections.ConfigDict) -> None:
+    ocp = _ocp()
+    mngr.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state),
+        tables=ocp.args.StandardSave(tables),
+        config=ocp.args.JsonSave(json.loads(config.to_json()))))
+
+
+def restore_state(mngr, step: int, target):
+    ocp = _ocp()
+    return mngr.restore(step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(target)))["state"]
+
+
+def resolve(path: str) -> tuple[str, int]:
+    """(checkpoints directory, step) for a workdir, a checkpoints folder or a step folder."""
+    path = os.path.abspath(os.path.expanduser(path))
+    if not os.path.isdir(path):
+        raise CheckpointError(f"checkpoint directory not found: {path}")
+    if os.path.isdir(os.path.join(path, "checkpoints")):
+        path = os.path.join(path, "checkpoints")
+    base = os.path.basename(path)
+    if base.isdigit() and os.path.isdir(os.path.join(path, "state")):
+        return os.path.dirname(path), int(base)
+    steps = sorted(int(d) for d in os.listdir(path)
+                   if d.isdigit() and os.path.isdir(os.path.join(path, d)))
+    if not steps:
+        raise CheckpointError(f"no checkpoint steps in {path}; train with "
+                              f"`python train.py --workdir=...` or pass a step folder")
+    return path, steps[-1]
+
+
+def load(path: str) -> dict:
+    """Restores ``{"params", "tables" (or None), "config", "step", "directory"}``."""
+    directory, step = resolve(path)
+    step_dir = os.path.join(directory, str(step))
+    for item in ("state", "config"):
+        if not os.path.isdir(os.path.join(step_dir, item)):
+            raise CheckpointError(f"checkpoint {step_dir} is incomplete: no '{item}' item")
+    ocp = _ocp()
+    try:
+        with open(os.path.join(step_dir, "config", "metadata")) as f:
+            config = json.load(f)
+        with ocp.PyTreeCheckpointer() as ckptr:
+            state = ckptr.restore(os.path.join(step_dir, "state"))
+            tables_dir = os.path.join(step_dir, "tables")
+            tables = ckptr.restore(tables_dir) if os.path.isdir(tables_dir) else None
+    except Exception as e:  # orbax and json raise many types for damaged files
+        raise CheckpointError(f"cannot read checkpoint {step_dir}: {type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else ''}") from None
+    if not isinstance(state, dict) or "params" not in state:
+        raise CheckpointError(f"checkpoint {step_dir} holds no model parameters")
+    if tables is not None:
+        tables = {k: np.asarray(v) for k, v in tables.items()}
+    return dict(params=state["params"], tables=tables,
+                config=ml_collections.ConfigDict(config), step=step,
+                directory=step_dir)
+
+
+def save_tables(path: str, tables: dict) -> None:
+    """Adds (or replaces) the coding tables of an existing checkpoint step."""
+    import shutil
+
+    directory, step = resolve(path)
+    step_dir = os.path.join(directory, str(step))
+    ocp = _ocp()
+    tmp = os.path.join(step_dir, ".tables-tmp")
+    if os.path.exists(tmp):
+        shutil.rmtree(tmp)
+    with ocp.StandardCheckpointer() as ckptr:
+        ckptr.save(tmp, tables)
+    final = os.path.join(step_dir, "tables")
+    if os.path.exists(final):
+        shutil.rmtree(final)
+    os.replace(tmp, final)

@@ -1,0 +1,233 @@
+"""The codec users hold: ``compress(image) -> bytes`` and ``decompress(bytes) -> image``.
+
+The coding path runs the decoder's own computation on both sides. For each coding step k of
+the entropy model (one step for the hyperprior; anchors then non-anchors per chunk for the
+Laplacian-guided model), the parameters (mu, sigma) come from ``model.step_params`` applied
+to the hyper features and to ``y_hat`` as decoded so far; the elements of step k are coded
+as ``v = round(y - mu)`` (mean-shifted rounding) with the table row of sigma, and both sides
+set ``y_hat = v + mu``. Encoder and decoder therefore feed bit-identical inputs to identical
+compiled functions, which is what keeps the range decoder in sync.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy import special
+
+from laplace_codec import bitstream, checkpoint, images
+from laplace_codec import gaussian_conditional as gc
+from laplace_codec import model as model_lib
+from laplace_codec.errors import CheckpointError, FormatError, ModelMismatchError
+from laplace_codec.range_coder import Decoder, Encoder, _ops as range_coder_ops
+from laplace_codec.tables import CodingTables
+
+_CACHE_ENV = "LAPLACE_CODEC_CACHE"
+
+
+def enable_compilation_cache() -> None:
+    """Persistent XLA cache so a second CLI run does not compile again."""
+    if jax.config.jax_compilation_cache_dir:
+        return
+    path = os.environ.get(_CACHE_ENV) or os.path.join(
+        os.path.expanduser("~"), ".cache", "laplace_codec", "jax")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError:
+        return
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
+def pad_image(x: np.ndarray, multiple: int = model_lib.PAD_MULTIPLE):
+    """Pads (H, W, 3) at the bottom and right by edge replication to a multiple of 64."""
+    h, w = x.shape[:2]
+    pad_h, pad_w = (-h) % multiple, (-w) % multiple
+    return np.pad(x, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge"), pad_h, pad_w
+
+
+def params_digest(params) -> bytes:
+    h = hashlib.sha256()
+    for path, leaf in sorted(jax.tree_util.tree_flatten_with_path(params)[0],
+                             key=lambda kv: jax.tree_util.keystr(kv[0])):
+        a = np.ascontiguousarray(np.asarray(leaf))
+        h.update(jax.tree_util.keystr(path).encode())
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.digest()
+
+
+@dataclasses.dataclass
+class Encoded:
+    """What ``Codec.encode`` returns: the file and the encoder's view of it."""
+
+    data: bytes
+    y_hat: np.ndarray  # (1, h, w, M): exactly what the decoder reconstructs
+    estimated_bits: float  # -log2 likelihood of y_hat and z_hat under the model
+    network_s: float
+    coding_s: float
+
+
+class Codec:
+    """A trained model with its coding tables; see :func:`laplace_codec.load`."""
+
+    def __init__(self, model: model_lib.CompressionModel, params, tables: CodingTables | None,
+                 name: str):
+        enable_compilation_cache()
+        self.model, self.name = model, name
+        self.params = {"params": jax.tree_util.tree_map(jnp.asarray, params)}
+        self.tables = tables
+        if tables is not None:
+            range_coder_ops()  # import TensorFlow now, not inside the first timed call
+        digest = hashlib.sha256(params_digest(params))
+        if tables is not None:
+            digest.update(tables.digest())
+        self.model_hash = digest.digest()[:8]
+        m = model
+        self._analyze = jax.jit(lambda p, x: m.apply(p, x, method=m.analyze))
+        self._hyper = jax.jit(lambda p, z: m.apply(p, z, method=m.hyper))
+        self._step = jax.jit(lambda p, k, hyper, y_hat: m.apply(
+            p, k, hyper, y_hat, method=m.step_params), static_argnums=1)
+        self._synth = jax.jit(lambda p, y_hat: m.apply(p, y_hat, method=m.synthesize))
+        self._z_lik = jax.jit(lambda p, z: m.apply(p, z, method=lambda mod, z: mod.z_prior(z)))
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.name}@{self.model_hash.hex()}"
+
+    def _require_tables(self) -> CodingTables:
+        if self.tables is None:
+            raise CheckpointError(
+                f"model {self.name} has no coding tables; build them once with "
+                f"`laplace-codec build-tables --ckpt DIR` (training saves them at every "
+                f"checkpoint)")
+        return self.tables
+
+    # ------------------------------------------------------------------ encoding
+    def encode(self, image) -> Encoded:
+        tables = self._require_tables()
+        x = images.as_rgb_uint8(image)
+        height, width = x.shape[:2]
+        if height * width > bitstream.MAX_PIXELS:
+            raise images.InputError(f"image of {height}x{width} pixels exceeds the format's "
+                                    f"limit of {bitstream.MAX_PIXELS} pixels")
+        xp, pad_h, pad_w = pad_image(x)
+        t0 = time.perf_counter()
+        y, z = self._analyze(self.params, jnp.asarray(xp[None], jnp.float32) / 127.5 - 1.0)
+        y, z = np.asarray(y), np.asarray(z)
+        z_sym = np.rint(z).astype(np.int32)
+        z_hat = z_sym.astype(np.float32)
+        hyper = self._hyper(self.params, z_hat)
+        z_bits = float(-np.log2(np.asarray(self._z_lik(self.params, z_hat), np.float64)).sum())
+        network, coding = time.perf_counter() - t0, 0.0
+
+        t0 = time.perf_counter()
+        z_index = np.broadcast_to(np.arange(z.shape[-1], dtype=np.int32), z.shape)
+        z_enc = Encoder(tables.z_lookup)
+        z_enc.encode(z_sym + tables.z_offset[z_index], z_index)
+        coding += time.perf_counter() - t0
+
+        y_enc = Encoder(tables.y_lookup)
+        y_hat = np.zeros_like(y)
+        y_bits, symbols = 0.0, [z_sym]
+        for k, mask in enumerate(model_lib.coding_masks(self.model, y.shape[1:])):
+            t0 = time.perf_counter()
+            mu, sigma = self._step(self.params, k, hyper, y_hat)
+            mu, sigma = np.asarray(mu)[0][mask], np.asarray(sigma)[0][mask]
+            network += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            v = np.rint(y[0][mask] - mu).astype(np.int32)
+            index = gc.scale_to_index(sigma, tables.scale_edges)
+            y_enc.encode(v + tables.y_offset[index], index)
+            y_hat[0][mask] = v.astype(np.float32) + mu
+            symbols.append(v)
+            y_bits += _gaussian_bits(v, sigma)
+            coding += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        streams = [z_enc.finish(), y_enc.finish()]
+        coding += time.perf_counter() - t0
+        header = bitstream.Header(
+            model_name=self.name, model_hash=self.model_hash, height=height, width=width,
+            pad_h=pad_h, pad_w=pad_w, symbols_crc=bitstream.symbols_crc(*symbols))
+        return Encoded(bitstream.pack(header, streams), y_hat, z_bits + y_bits, network, coding)
+
+    def compress(self, image) -> bytes:
+        """Compresses a uint8 RGB image (H, W, 3) of any size into the bytes of a .lgc file."""
+        return self.encode(image).data
+
+    # ------------------------------------------------------------------ decoding
+    def check_model(self, header: bitstream.Header) -> None:
+        if header.model_hash != self.model_hash:
+            raise ModelMismatchError(
+                f"file was written by model {header.model_name}@{header.model_hash.hex()}, "
+                f"not by {self.model_id}; decode it with that model's checkpoint")
+
+    def decode_latents(self, data: bytes):
+        """(header, y_hat) of a file, verified against the decoded-symbol CRC."""
+        tables = self._require_tables()
+        header, streams = bitstream.unpack(data)
+        self.check_model(header)
+        hp, wp = header.height + header.pad_h, header.width + header.pad_w
+        mult = model_lib.PAD_MULTIPLE
+        if hp % mult or wp % mult or header.pad_h >= mult or header.pad_w >= mult:
+            raise FormatError("header is inconsistent: padded size is not a multiple of 64")
+        if len(streams) != 2:
+            raise FormatError(f"expected 2 streams for this model, found {len(streams)}")
+        z_shape = (1, hp // mult, wp // mult, self.model.N)
+        y_shape = (1, hp // 16, wp // 16, self.model.M)
+
+        z_index = np.broadcast_to(np.arange(z_shape[-1], dtype=np.int32), z_shape)
+        z_dec = Decoder(streams[0], tables.z_lookup)
+        z_sym = z_dec.decode(z_index) - tables.z_offset[z_index]
+        z_hat = z_sym.astype(np.float32)
+        hyper = self._hyper(self.params, z_hat)
+
+        y_dec = Decoder(streams[1], tables.y_lookup)
+        y_hat = np.zeros(y_shape, np.float32)
+        symbols = [z_sym]
+        for k, mask in enumerate(model_lib.coding_masks(self.model, y_shape[1:])):
+            mu, sigma = self._step(self.params, k, hyper, y_hat)
+            mu, sigma = np.asarray(mu)[0][mask], np.asarray(sigma)[0][mask]
+            index = gc.scale_to_index(sigma, tables.scale_edges)
+            v = y_dec.decode(index) - tables.y_offset[index]
+            y_hat[0][mask] = v.astype(np.float32) + mu
+            symbols.append(v)
+        z_dec.finish()
+        y_dec.finish()
+        if bitstream.symbols_crc(*symbols) != header.symbols_crc:
+            raise FormatError("decoded symbols do not match the file's checksum: the decoder "
+                              "went out of sync (wrong tables or weights, or a damaged file)")
+        return header, y_hat
+
+    def reconstruct(self, y_hat: np.ndarray, height: int, width: int) -> np.ndarray:
+        """The decoder's image for a quantized latent, cropped to (height, width)."""
+        x_hat = np.asarray(self._synth(self.params, jnp.asarray(y_hat)))[0]
+        x_hat = np.clip(np.round((x_hat + 1.0) * 127.5), 0, 255).astype(np.uint8)
+        return x_hat[:height, :width]
+
+    def decompress(self, data: bytes) -> np.ndarray:
+        """Decodes the bytes of a .lgc file into a uint8 RGB image (H, W, 3)."""
+        header, y_hat = self.decode_latents(data)
+        return self.reconstruct(y_hat, header.height, header.width)
+
+
+def _gaussian_bits(v: np.ndarray, sigma: np.ndarray) -> float:
+    s = np.clip(sigma.astype(np.float64), gc.SCALE_MIN, gc.SCALE_MAX)
+    a = np.abs(v.astype(np.float64))
+    p = special.ndtr((0.5 - a) / s) - special.ndtr((-0.5 - a) / s)
+    return float(-np.log2(np.maximum(p, gc.LIKELIHOOD_BOUND)).sum())
+
+
+def load(path: str, name: str | None = None) -> Codec:
+    """Loads a trained codec from a checkpoint (a training workdir or one of its steps)."""
+    ckpt = checkpoint.load(path)
+    config = ckpt["config"]
+    model = model_lib.from_config(config.model)
+    tables = CodingTables.from_dict(ckpt["tables"]) if ckpt["tables"] is not None else None
+    return Codec(model, ckpt["params"], tables, name or config.get("name", "laplace_codec"))

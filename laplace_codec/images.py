@@ -1,0 +1,140 @@
+"""Reading, converting and writing images: everything becomes uint8 RGB (H, W, 3).
+
+Conversion rules (each emits a :class:`ConversionWarning` saying what was done):
+- grayscale (H, W) or (H, W, 1): replicated to three channels;
+- gray + alpha (H, W, 2) and RGBA (H, W, 4): the alpha channel is dropped;
+- 16-bit (uint16): scaled to 8 bits with rounding (``v * 255 / 65535``);
+- palette, CMYK, YCbCr and other Pillow modes: converted by Pillow to RGB;
+- JPEG EXIF orientation: applied, so the image is coded as it is displayed.
+Floating-point, boolean and other arrays are refused with an :class:`InputError`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+
+import numpy as np
+
+from laplace_codec.errors import InputError
+
+SAMPLE_IMAGES = ("astronaut", "chelsea", "coffee", "hubble_deep_field", "ihc",
+                 "motorcycle_left", "motorcycle_right", "retina", "rocket")
+
+
+class ConversionWarning(UserWarning):
+    """An input image was converted to 8-bit RGB; the message says how."""
+
+
+def as_rgb_uint8(image) -> np.ndarray:
+    """Validates an image array and converts it to contiguous uint8 RGB (H, W, 3)."""
+    if not isinstance(image, np.ndarray):
+        try:
+            image = np.asarray(image)
+        except Exception:
+            raise InputError(f"expected an image array, got {type(image).__name__}") from None
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (2, 3, 4)):
+        raise InputError(f"expected an image of shape (H, W), (H, W, 3) or (H, W, 4), got "
+                         f"{image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise InputError(f"image is empty (shape {image.shape})")
+    if image.dtype == np.uint16:
+        warnings.warn("16-bit image converted to 8 bits", ConversionWarning, stacklevel=2)
+        image = np.round(image.astype(np.float64) * (255 / 65535)).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise InputError(
+            f"expected uint8 or uint16 pixels, got {image.dtype}; convert floats in [0, 1] "
+            f"with (x * 255).round().astype(np.uint8)")
+    if image.ndim == 2:
+        warnings.warn("grayscale image coded as RGB", ConversionWarning, stacklevel=2)
+        image = np.repeat(image[..., None], 3, axis=-1)
+    elif image.shape[-1] == 2:
+        warnings.warn("gray+alpha image: alpha dropped, coded as RGB", ConversionWarning,
+                      stacklevel=2)
+        image = np.repeat(image[..., :1], 3, axis=-1)
+    elif image.shape[-1] == 4:
+        warnings.warn("RGBA image: alpha channel dropped", ConversionWarning, stacklevel=2)
+        image = image[..., :3]
+    return np.ascontiguousarray(image)
+
+
+def sample_image_path(name: str) -> str:
+    """Path of one of scikit-image's bundled photographs (no download needed)."""
+    import skimage.data
+
+    for ext in (".png", ".jpg"):
+        path = os.path.join(skimage.data.data_dir, name + ext)
+        if name in SAMPLE_IMAGES and os.path.exists(path):
+            return path
+    raise InputError(f"no bundled sample image {name!r}; choose one of {', '.join(SAMPLE_IMAGES)}")
+
+
+def read_image(path: str) -> np.ndarray:
+    """Reads an image file as uint8 RGB, applying the conversion rules above.
+
+    ``sample:NAME`` reads one of scikit-image's bundled photographs (see SAMPLE_IMAGES).
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if path.startswith("sample:"):
+        path = sample_image_path(path[len("sample:"):])
+    if not os.path.exists(path):
+        raise InputError(f"input file not found: {path}")
+    if os.path.isdir(path):
+        raise InputError(f"input is a directory, not an image: {path}")
+    if os.path.getsize(path) == 0:
+        raise InputError(f"input file is empty: {path}")
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            mode = im.mode
+            if mode in ("I;16", "I;16B", "I;16L", "I"):
+                array = np.asarray(im)
+                if mode == "I":
+                    array = np.clip(array, 0, 65535)
+                return as_rgb_uint8(array.astype(np.uint16))
+            if mode in ("L", "LA", "RGB", "RGBA"):
+                return as_rgb_uint8(np.asarray(im))
+            warnings.warn(f"{mode} image converted to RGB", ConversionWarning, stacklevel=2)
+            return np.ascontiguousarray(np.asarray(im.convert("RGB")))
+    except UnidentifiedImageError:
+        raise InputError(f"not an image file Pillow can read: {path}") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        if isinstance(e, InputError):
+            raise
+        raise InputError(f"cannot read image {path}: {e}") from None
+
+
+def atomic_write(path: str, data: bytes) -> None:
+    """Writes ``data`` to ``path`` through a temporary file and a rename: never partial."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_image(path: str, image: np.ndarray) -> None:
+    """Writes uint8 RGB as PNG (or any format Pillow infers from the suffix), atomically."""
+    import io
+
+    from PIL import Image
+
+    fmt = os.path.splitext(path)[1].lstrip(".").upper() or "PNG"
+    fmt = {"JPG": "JPEG", "TIF": "TIFF"}.get(fmt, fmt)
+    buf = io.BytesIO()
+    try:
+        Image.fromarray(as_rgb_uint8(image)).save(buf, format=fmt)
+    except (KeyError, ValueError) as e:
+        raise InputError(f"cannot write {path}: unknown image format {fmt!r} ({e})") from None
+    atomic_write(path, buf.getvalue())

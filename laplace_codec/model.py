@@ -1,0 +1,79 @@
+"""The learned codec as one Flax module: transforms, hyperprior, and the entropy model of y.
+
+Images enter and leave in [-1, 1] (uint8 / 127.5 - 1), NHWC, with H and W multiples of
+``PAD_MULTIPLE``. The pieces are exposed as methods so that the coding path (``codec.py``)
+can run the decoder's computation step by step with ``model.apply(..., method=...)``.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from laplace_codec.factorized_prior import FactorizedPrior
+from laplace_codec.hyperprior import MeanScaleHyperprior, ste_round
+from laplace_codec.transforms import (AnalysisTransform, HyperAnalysis, HyperSynthesis,
+                                      SynthesisTransform)
+
+PAD_MULTIPLE = 64  # y is at H/16 and z at H/64
+ENTROPY_MODELS = {"hyperprior": MeanScaleHyperprior}
+
+
+class CompressionModel(nn.Module):
+    N: int = 192
+    M: int = 256
+    res_blocks: int = 1
+    entropy: str = "hyperprior"
+
+    def setup(self):
+        if self.entropy not in ENTROPY_MODELS:
+            raise ValueError(f"unknown model.entropy {self.entropy!r}; choose one of "
+                             f"{sorted(ENTROPY_MODELS)}")
+        self.g_a = AnalysisTransform(self.N, self.M, self.res_blocks)
+        self.g_s = SynthesisTransform(self.N, 3, self.res_blocks)
+        self.h_a = HyperAnalysis(self.N)
+        self.h_s = HyperSynthesis(self.N, 2 * self.M)
+        self.z_prior = FactorizedPrior(self.N)
+        self.y_model = ENTROPY_MODELS[self.entropy](self.M)
+
+    def __call__(self, x: jax.Array, train: bool = False) -> dict[str, jax.Array]:
+        """Training forward: reconstruction and the likelihoods of y and z."""
+        y = self.g_a(x)
+        z = self.h_a(y)
+        if train:
+            noise = jax.random.uniform(self.make_rng("noise"), z.shape, z.dtype, -0.5, 0.5)
+            z_likelihood = self.z_prior(z + noise)
+        else:
+            z_likelihood = self.z_prior(jnp.round(z))
+        z_hat = ste_round(z)
+        y_hat, y_likelihood = self.y_model(y, self.h_s(z_hat), train)
+        return dict(x_hat=self.g_s(y_hat), y_hat=y_hat,
+                    y_likelihood=y_likelihood, z_likelihood=z_likelihood)
+
+    # The coding path, piece by piece.
+    def analyze(self, x: jax.Array):
+        y = self.g_a(x)
+        return y, self.h_a(y)
+
+    def hyper(self, z_hat: jax.Array) -> jax.Array:
+        return self.h_s(z_hat)
+
+    def step_params(self, k: int, hyper: jax.Array, y_hat: jax.Array):
+        return self.y_model.step_params(k, hyper, y_hat)
+
+    def synthesize(self, y_hat: jax.Array) -> jax.Array:
+        return self.g_s(y_hat)
+
+    def z_logits_cdf(self, v: jax.Array) -> jax.Array:
+        return self.z_prior.logits_cdf(v)
+
+
+def from_config(model_config: ml_collections.ConfigDict) -> CompressionModel:
+    return CompressionModel(N=model_config.N, M=model_config.M,
+                            res_blocks=model_config.res_blocks, entropy=model_config.entropy)
+
+
+def coding_masks(model: CompressionModel, latent_shape: tuple[int, int, int]):
+    return ENTROPY_MODELS[model.entropy].coding_masks(latent_shape)
