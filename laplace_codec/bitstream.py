@@ -111,10 +111,11 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
     r = _Reader(data)
     if r.take(4, "magic number") != MAGIC:
         raise FormatError("not a laplace_codec file (wrong magic number)")
-    version, name_len = r.take(2, "header")
+    (version,) = r.take(1, "header")
     if version != FORMAT_VERSION:
         raise FormatError(f"unsupported format version {version} (this build reads "
                           f"version {FORMAT_VERSION})")
+    (name_len,) = r.take(1, "header")
     name_bytes = r.take(name_len, "model name")
     model_hash = r.take(8, "model hash")
     h, w, channels, depth, pad_h, pad_w, seed, steps, k = _FIXED.unpack(

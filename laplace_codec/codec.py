@@ -21,11 +21,11 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import special
 
-from laplace_codec import bitstream, checkpoint, images
+from laplace_codec import bitstream, checkpoint, images, tf_backend
 from laplace_codec import gaussian_conditional as gc
 from laplace_codec import model as model_lib
 from laplace_codec.errors import CheckpointError, FormatError, ModelMismatchError
-from laplace_codec.range_coder import Decoder, Encoder, _ops as range_coder_ops
+from laplace_codec.range_coder import Decoder, Encoder
 from laplace_codec.tables import CodingTables
 
 _CACHE_ENV = "LAPLACE_CODEC_CACHE"
@@ -84,7 +84,7 @@ class Codec:
         self.params = {"params": jax.tree_util.tree_map(jnp.asarray, params)}
         self.tables = tables
         if tables is not None:
-            range_coder_ops()  # import TensorFlow now, not inside the first timed call
+            tf_backend.compression_ops()  # import TensorFlow now, not in the first timed call
         digest = hashlib.sha256(params_digest(params))
         if tables is not None:
             digest.update(tables.digest())

@@ -18,7 +18,7 @@ import os
 import ml_collections
 import numpy as np
 
-from laplace_codec import images
+from laplace_codec import images, tf_backend
 from laplace_codec.errors import InputError
 
 
@@ -54,9 +54,7 @@ def load_images(config: ml_collections.ConfigDict) -> list[np.ndarray]:
 def make_dataset(config: ml_collections.ConfigDict, seed: int, start_step: int = 0,
                  process_index: int = 0, process_count: int = 1):
     """An iterator of uint8 batches (B / P, crop, crop, 3) for this process, from start_step."""
-    import tensorflow as tf
-
-    tf.config.set_visible_devices([], "GPU")
+    tf = tf_backend.tf()
     batch = config.batch_size
     if batch % process_count:
         raise ValueError(f"data.batch_size {batch} is not divisible by {process_count} processes")

@@ -11,25 +11,17 @@ that share a coding step into one call.
 
 from __future__ import annotations
 
-import functools
-import os
 from typing import Sequence
 
 import numpy as np
 
+from laplace_codec import tf_backend
+
 PRECISION = 16
 
 
-@functools.cache
 def _ops():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    # TensorFlow must never take accelerator memory from JAX.
-    tf.config.set_visible_devices([], "GPU")
-    import tensorflow_compression_ops as tfc_ops
-
-    return tf, tfc_ops
+    return tf_backend.tf(), tf_backend.compression_ops()
 
 
 def quantized_cdf(pmf: np.ndarray, precision: int = PRECISION) -> np.ndarray:

@@ -1,0 +1,58 @@
+"""Shared fixtures: one trained test checkpoint per session (about 80 s here).
+
+The checkpoint is trained with ``configs/test.py`` on ``../shared/data/train`` when that
+folder exists (so it is calibrated on real photographs, never on Kodak), otherwise on the
+built-in scikit-image photographs.
+"""
+
+import os
+import pathlib
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+KODAK = SHARED_DATA / "kodak"
+TRAIN = SHARED_DATA / "train"
+
+
+def make_test_config():
+    from configs import test as test_config_module
+
+    return test_config_module.get_config()
+
+
+@pytest.fixture(scope="session")
+def trained_workdir(tmp_path_factory):
+    from laplace_codec import training
+
+    config = make_test_config()
+    if TRAIN.is_dir():
+        config.data.train_glob = str(TRAIN / "*.png")
+    workdir = tmp_path_factory.mktemp("trained")
+    training.train_and_evaluate(config, str(workdir))
+    return str(workdir)
+
+
+@pytest.fixture(scope="session")
+def codec(trained_workdir):
+    import laplace_codec
+
+    return laplace_codec.load(trained_workdir)
+
+
+@pytest.fixture(scope="session")
+def photo():
+    """A real photograph (uint8 RGB) from scikit-image's bundled data."""
+    from laplace_codec import images
+
+    return images.read_image("sample:astronaut")
+
+
+def kodak_files():
+    return sorted(KODAK.glob("*.png")) if KODAK.is_dir() else []
+
+
+requires_kodak = pytest.mark.skipif(
+    not kodak_files(), reason=f"Kodak images not found at {KODAK}; this test needs "
+                              f"../shared/data/kodak beside the repository")

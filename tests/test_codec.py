@@ -1,0 +1,100 @@
+"""The codec on a trained test checkpoint: exact round trips, errors, conversions."""
+
+import warnings
+
+import jax
+import numpy as np
+import pytest
+
+import laplace_codec
+from laplace_codec import codec as codec_lib
+from laplace_codec.errors import CheckpointError, FormatError, InputError, ModelMismatchError
+
+SIZES = [(1, 1), (17, 31), (64, 64), (300, 200), (768, 512)]
+
+
+def _image(photo, h, w):
+    reps = (-(-h // photo.shape[0]), -(-w // photo.shape[1]), 1)
+    return np.ascontiguousarray(np.tile(photo, reps)[:h, :w])
+
+
+@pytest.mark.parametrize("h, w", SIZES)
+def test_decompress_reproduces_the_decoder_output_of_the_quantized_latent(codec, photo, h, w):
+    x = _image(photo, h, w)
+    encoded = codec.encode(x)
+    x_hat = codec.decompress(encoded.data)
+    assert x_hat.shape == (h, w, 3) and x_hat.dtype == np.uint8
+    np.testing.assert_array_equal(x_hat, codec.reconstruct(encoded.y_hat, h, w))
+    header, y_hat = codec.decode_latents(encoded.data)
+    np.testing.assert_array_equal(y_hat, encoded.y_hat)
+    assert (header.height, header.width) == (h, w)
+
+
+def test_compression_is_deterministic_and_reconstruction_is_close(codec, photo):
+    first, second = codec.compress(photo), codec.compress(photo)
+    assert first == second
+    x_hat = codec.decompress(first)
+    psnr = 10 * np.log10(255**2 / np.mean((x_hat.astype(float) - photo) ** 2))
+    assert psnr > 20  # a trained model, not noise
+
+
+def test_file_of_another_model_is_refused_naming_both(codec, photo):
+    params = jax.tree_util.tree_map(lambda a: np.asarray(a) * 1.0001,
+                                    codec.params["params"])
+    other = codec_lib.Codec(codec.model, params, codec.tables, "other-model")
+    data = codec.compress(photo[:64, :64])
+    with pytest.raises(ModelMismatchError) as e:
+        other.decompress(data)
+    assert codec.model_id in str(e.value) and other.model_id in str(e.value)
+
+
+def test_compress_without_tables_says_how_to_build_them(codec, photo):
+    bare = codec_lib.Codec(codec.model, codec.params["params"], None, "bare")
+    with pytest.raises(CheckpointError, match="build-tables"):
+        bare.compress(photo)
+
+
+def test_a_decoder_out_of_sync_fails_with_a_clear_error(codec, photo, monkeypatch):
+    data = codec.compress(photo[:128, :128])
+    step = codec._step
+
+    def perturbed(params, k, hyper, y_hat):
+        mu, sigma = step(params, k, hyper, y_hat)
+        return mu, sigma * 1.5
+
+    monkeypatch.setattr(codec, "_step", perturbed)
+    with pytest.raises(FormatError, match="out of sync"):
+        codec.decompress(data)
+
+
+def test_damaged_payload_is_refused(codec, photo):
+    data = bytearray(codec.compress(photo[:64, :64]))
+    data[-3] ^= 0x10
+    with pytest.raises(FormatError):
+        codec.decompress(bytes(data))
+
+
+def test_conversions_warn_and_code_as_rgb(codec, photo):
+    gray = photo[:40, :40, 0]
+    with pytest.warns(laplace_codec.ConversionWarning, match="grayscale"):
+        out = codec.decompress(codec.compress(gray))
+    assert out.shape == (40, 40, 3)
+    rgba = np.concatenate([photo[:40, :40], np.full((40, 40, 1), 7, np.uint8)], axis=-1)
+    with pytest.warns(laplace_codec.ConversionWarning, match="alpha"):
+        assert codec.compress(rgba) == codec.compress(photo[:40, :40])
+    deep = photo[:40, :40].astype(np.uint16) * 257
+    with pytest.warns(laplace_codec.ConversionWarning, match="16-bit"):
+        assert codec.compress(deep) == codec.compress(photo[:40, :40])
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((8, 8, 3), np.float32), "uint8"),
+    (np.zeros((0, 5, 3), np.uint8), "empty"),
+    (np.zeros((4, 4, 5), np.uint8), "shape"),
+    ("not an image", "shape"),
+])
+def test_unusable_inputs_are_refused_with_a_clear_error(codec, bad, message):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(InputError, match=message):
+            codec.compress(bad)
