@@ -7,11 +7,11 @@ Model in Neural Codec with Blur-dissipated Synthesis" (Khoshkhahtinat et al., CV
     image_hat = codec.decompress(data)            # -> uint8 RGB (H, W, 3)
 """
 
-from laplace_codec.codec import Codec, load
+from laplace_codec.codec import Codec, enable_compilation_cache, load
 from laplace_codec.errors import (CheckpointError, FormatError, InputError,
                                   LaplaceCodecError, ModelMismatchError)
 from laplace_codec.images import ConversionWarning
 
 __version__ = "0.1.0"
-__all__ = ["Codec", "load", "CheckpointError", "FormatError", "InputError",
+__all__ = ["Codec", "load", "enable_compilation_cache", "CheckpointError", "FormatError", "InputError",
            "LaplaceCodecError", "ModelMismatchError", "ConversionWarning", "__version__"]

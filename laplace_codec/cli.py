@@ -23,8 +23,9 @@ def _log(msg: str) -> None:
 
 
 def _codec(ckpt: str):
-    from laplace_codec.codec import load
+    from laplace_codec.codec import enable_compilation_cache, load
 
+    enable_compilation_cache()
     return load(ckpt)
 
 

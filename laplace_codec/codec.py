@@ -32,7 +32,11 @@ _CACHE_ENV = "LAPLACE_CODEC_CACHE"
 
 
 def enable_compilation_cache() -> None:
-    """Persistent XLA cache so a second CLI run does not compile again."""
+    """Turns on JAX's persistent compilation cache (``$LAPLACE_CODEC_CACHE`` or
+    ``~/.cache/laplace_codec/jax``) so that a second process does not compile again.
+
+    The CLI calls this; it changes a process-wide JAX setting, so library users opt in.
+    """
     if jax.config.jax_compilation_cache_dir:
         return
     path = os.environ.get(_CACHE_ENV) or os.path.join(
@@ -79,7 +83,6 @@ class Codec:
 
     def __init__(self, model: model_lib.CompressionModel, params, tables: CodingTables | None,
                  name: str):
-        enable_compilation_cache()
         self.model, self.name = model, name
         self.params = {"params": jax.tree_util.tree_map(jnp.asarray, params)}
         self.tables = tables

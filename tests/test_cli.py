@@ -1,0 +1,49 @@
+"""The laplace-codec command line, run as a separate process."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from laplace_codec import images
+
+
+def run(*args, cwd=None):
+    env = dict(os.environ, LAPLACE_CODEC_CACHE=os.environ.get("LAPLACE_CODEC_CACHE", ""))
+    return subprocess.run([sys.executable, "-m", "laplace_codec.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_compress_info_decompress_round_trip(trained_workdir, codec, tmp_path):
+    src = tmp_path / "in.png"
+    photo = images.read_image("sample:coffee")[:150, :230]
+    images.write_image(str(src), photo)
+    lgc, rec = tmp_path / "out.lgc", tmp_path / "rec.png"
+    done = run("compress", "--ckpt", trained_workdir, str(src), str(lgc))
+    assert done.returncode == 0, done.stderr
+    assert "bpp" in done.stdout and "encode" in done.stdout
+    info = run("info", str(lgc))
+    assert info.returncode == 0 and codec.model_id in info.stdout and "230x150" in info.stdout
+    done = run("decompress", "--ckpt", trained_workdir, str(lgc), str(rec))
+    assert done.returncode == 0, done.stderr
+    # The CLI's file decodes to exactly what the library decodes from it.
+    np.testing.assert_array_equal(images.read_image(str(rec)),
+                                  codec.decompress(lgc.read_bytes()))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["info", "missing.lgc"], "not found"),
+    (["info", "garbage.lgc"], "wrong magic"),
+    (["compress", "--ckpt", "nowhere", "sample:coffee", "x.lgc"], "not found"),
+    (["decompress", "truncated.lgc", "x.png"], "truncated"),
+])
+def test_user_errors_print_one_line_and_exit_2(tmp_path, args, message):
+    (tmp_path / "garbage.lgc").write_bytes(b"hello world")
+    (tmp_path / "truncated.lgc").write_bytes(b"LGCF\x01")
+    done = run(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], done.stderr

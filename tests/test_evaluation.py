@@ -1,0 +1,50 @@
+"""Metrics against hand computations, and evaluate.py's output fields."""
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+
+from laplace_codec import images, metrics
+from tests.conftest import REPO
+
+
+def test_psnr_matches_hand_computation():
+    a = np.full((10, 10, 3), 100, np.uint8)
+    b = a.copy()
+    b[0, 0, 0] = 110  # one error of 10 over 300 values: MSE = 100 / 300
+    assert math.isclose(metrics.psnr(a, b), 10 * math.log10(255**2 / (100 / 300)))
+    assert metrics.psnr(a, a) == math.inf
+
+
+def test_ms_ssim_is_one_on_identity_and_falls_with_noise():
+    x = images.read_image("sample:astronaut")
+    assert math.isclose(metrics.ms_ssim(x, x), 1.0, rel_tol=1e-6)
+    rng = np.random.default_rng(0)
+    noisy = [np.clip(x + rng.normal(0, s, x.shape), 0, 255).astype(np.uint8) for s in (5, 20)]
+    values = [metrics.ms_ssim(x, n) for n in noisy]
+    assert 1.0 > values[0] > values[1]
+    assert metrics.ms_ssim(x[:100, :100], x[:100, :100]) is None  # too small for 5 scales
+
+
+def test_evaluate_writes_every_field_for_every_image(trained_workdir, tmp_path):
+    for name in ("coffee", "chelsea"):
+        images.write_image(str(tmp_path / f"{name}.png"), images.read_image(f"sample:{name}"))
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, str(REPO / "evaluate.py"), "--ckpt", trained_workdir,
+         "--data", str(tmp_path / "*.png"), "--out", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert set(result["results"]) >= {"bpp", "estimated_bpp", "psnr-rgb", "ms-ssim-rgb",
+                                      "encoding_time", "decoding_time"}
+    records = result["per_image"][0]["images"]
+    assert sorted(r["image"] for r in records) == ["chelsea.png", "coffee.png"]
+    for r in records:
+        for key in ("bytes", "bpp", "estimated_bpp", "psnr", "ms_ssim", "encode_s", "decode_s"):
+            assert isinstance(r[key], float | int) and r[key] > 0, (key, r)
+        assert math.isclose(r["bpp"], 8 * r["bytes"] / (r["height"] * r["width"]))
+    assert math.isclose(result["results"]["bpp"][0], np.mean([r["bpp"] for r in records]))
