@@ -171,8 +171,8 @@ class Codec:
                 f"file was written by model {header.model_name}@{header.model_hash.hex()}, "
                 f"not by {self.model_id}; decode it with that model's checkpoint")
 
-    def decode_latents(self, data: bytes):
-        """(header, y_hat) of a file, verified against the decoded-symbol CRC."""
+    def decode(self, data: bytes) -> "Decoded":
+        """Decodes a file, verified against its decoded-symbol CRC, timing each part."""
         tables = self._require_tables()
         header, streams = bitstream.unpack(data)
         self.check_model(header)
@@ -185,28 +185,39 @@ class Codec:
         z_shape = (1, hp // mult, wp // mult, self.model.N)
         y_shape = (1, hp // 16, wp // 16, self.model.M)
 
+        t0 = time.perf_counter()
         z_index = np.broadcast_to(np.arange(z_shape[-1], dtype=np.int32), z_shape)
         z_dec = Decoder(streams[0], tables.z_lookup)
         z_sym = z_dec.decode(z_index) - tables.z_offset[z_index]
         z_hat = z_sym.astype(np.float32)
+        coding = time.perf_counter() - t0
+        t0 = time.perf_counter()
         hyper = self._hyper(self.params, z_hat)
+        network = time.perf_counter() - t0
 
         y_dec = Decoder(streams[1], tables.y_lookup)
         y_hat = np.zeros(y_shape, np.float32)
         symbols = [z_sym]
         for k, mask in enumerate(model_lib.coding_masks(self.model, y_shape[1:])):
+            t0 = time.perf_counter()
             mu, sigma = self._step(self.params, k, hyper, y_hat)
             mu, sigma = np.asarray(mu)[0][mask], np.asarray(sigma)[0][mask]
+            network += time.perf_counter() - t0
+            t0 = time.perf_counter()
             index = gc.scale_to_index(sigma, tables.scale_edges)
             v = y_dec.decode(index) - tables.y_offset[index]
             y_hat[0][mask] = v.astype(np.float32) + mu
             symbols.append(v)
+            coding += time.perf_counter() - t0
         z_dec.finish()
         y_dec.finish()
         if bitstream.symbols_crc(*symbols) != header.symbols_crc:
             raise FormatError("decoded symbols do not match the file's checksum: the decoder "
                               "went out of sync (wrong tables or weights, or a damaged file)")
-        return header, y_hat
+        t0 = time.perf_counter()
+        image = self.reconstruct(y_hat, header.height, header.width)
+        network += time.perf_counter() - t0
+        return Decoded(image, header, y_hat, network, coding)
 
     def reconstruct(self, y_hat: np.ndarray, height: int, width: int) -> np.ndarray:
         """The decoder's image for a quantized latent, cropped to (height, width)."""
@@ -216,8 +227,18 @@ class Codec:
 
     def decompress(self, data: bytes) -> np.ndarray:
         """Decodes the bytes of a .lgc file into a uint8 RGB image (H, W, 3)."""
-        header, y_hat = self.decode_latents(data)
-        return self.reconstruct(y_hat, header.height, header.width)
+        return self.decode(data).image
+
+
+@dataclasses.dataclass
+class Decoded:
+    """What ``Codec.decode`` returns."""
+
+    image: np.ndarray  # uint8 (H, W, 3)
+    header: bitstream.Header
+    y_hat: np.ndarray
+    network_s: float
+    coding_s: float
 
 
 def _gaussian_bits(v: np.ndarray, sigma: np.ndarray) -> float:

@@ -25,9 +25,9 @@ def test_decompress_reproduces_the_decoder_output_of_the_quantized_latent(codec,
     x_hat = codec.decompress(encoded.data)
     assert x_hat.shape == (h, w, 3) and x_hat.dtype == np.uint8
     np.testing.assert_array_equal(x_hat, codec.reconstruct(encoded.y_hat, h, w))
-    header, y_hat = codec.decode_latents(encoded.data)
-    np.testing.assert_array_equal(y_hat, encoded.y_hat)
-    assert (header.height, header.width) == (h, w)
+    decoded = codec.decode(encoded.data)
+    np.testing.assert_array_equal(decoded.y_hat, encoded.y_hat)
+    assert (decoded.header.height, decoded.header.width) == (h, w)
 
 
 def test_compression_is_deterministic_and_reconstruction_is_close(codec, photo):
