@@ -135,7 +135,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # TF import noise is not for users
     from absl import logging as absl_logging
 
     absl_logging.set_verbosity(absl_logging.ERROR)

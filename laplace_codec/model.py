@@ -14,11 +14,12 @@ import ml_collections
 
 from laplace_codec.factorized_prior import FactorizedPrior
 from laplace_codec.hyperprior import MeanScaleHyperprior, ste_round
+from laplace_codec.laplacian_entropy import LaplacianEntropyModel
 from laplace_codec.transforms import (AnalysisTransform, HyperAnalysis, HyperSynthesis,
                                       SynthesisTransform)
 
 PAD_MULTIPLE = 64  # y is at H/16 and z at H/64
-ENTROPY_MODELS = {"hyperprior": MeanScaleHyperprior}
+ENTROPY_MODELS = {"hyperprior": MeanScaleHyperprior, "laplacian": LaplacianEntropyModel}
 
 
 class CompressionModel(nn.Module):
@@ -26,6 +27,7 @@ class CompressionModel(nn.Module):
     M: int = 256
     res_blocks: int = 1
     entropy: str = "hyperprior"
+    entropy_options: tuple = ()  # (name, value) pairs for the entropy model of y
 
     def setup(self):
         if self.entropy not in ENTROPY_MODELS:
@@ -36,7 +38,7 @@ class CompressionModel(nn.Module):
         self.h_a = HyperAnalysis(self.N)
         self.h_s = HyperSynthesis(self.N, 2 * self.M)
         self.z_prior = FactorizedPrior(self.N)
-        self.y_model = ENTROPY_MODELS[self.entropy](self.M)
+        self.y_model = ENTROPY_MODELS[self.entropy](self.M, **dict(self.entropy_options))
 
     def __call__(self, x: jax.Array, train: bool = False) -> dict[str, jax.Array]:
         """Training forward: reconstruction and the likelihoods of y and z."""
@@ -71,9 +73,22 @@ class CompressionModel(nn.Module):
 
 
 def from_config(model_config: ml_collections.ConfigDict) -> CompressionModel:
+    """The model of ``config.model``; ``config.model.<entropy>`` holds that entropy model's
+    options (for example ``config.model.laplacian.position``)."""
+    if model_config.entropy not in ENTROPY_MODELS:
+        raise ValueError(f"unknown model.entropy {model_config.entropy!r}; choose one of "
+                         f"{sorted(ENTROPY_MODELS)}")
+    options = model_config.get(model_config.entropy)
+    options = tuple(sorted(options.to_dict().items())) if options is not None else ()
     return CompressionModel(N=model_config.N, M=model_config.M,
-                            res_blocks=model_config.res_blocks, entropy=model_config.entropy)
+                            res_blocks=model_config.res_blocks, entropy=model_config.entropy,
+                            entropy_options=options)
+
+
+def entropy_model(model: CompressionModel):
+    """An unbound instance of the model's entropy model (for its coding structure)."""
+    return ENTROPY_MODELS[model.entropy](model.M, **dict(model.entropy_options))
 
 
 def coding_masks(model: CompressionModel, latent_shape: tuple[int, int, int]):
-    return ENTROPY_MODELS[model.entropy].coding_masks(latent_shape)
+    return entropy_model(model).coding_masks(latent_shape)

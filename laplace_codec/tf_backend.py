@@ -12,7 +12,9 @@ import os
 
 @functools.cache
 def tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # JAX sets this to 1 on import, which lets TensorFlow print CUDA-plugin registration
+    # errors on every start; they are noise here (TF runs on the CPU only).
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = os.environ.get("LAPLACE_CODEC_TF_LOG_LEVEL", "3")
     import tensorflow
 
     tensorflow.config.set_visible_devices([], "GPU")

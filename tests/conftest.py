@@ -11,7 +11,8 @@ import pathlib
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# The project's images live beside the repository; LAPLACE_CODEC_DATA may point elsewhere.
+SHARED_DATA = pathlib.Path(os.environ.get("LAPLACE_CODEC_DATA", REPO.parent / "shared" / "data"))
 KODAK = SHARED_DATA / "kodak"
 TRAIN = SHARED_DATA / "train"
 

@@ -1,0 +1,227 @@
+"""The Laplacian-guided entropy model (paper section 3.4, Fig. 2).
+
+y is split along channels into chunks (uneven: 16, 16, 32, 64, M - 128, as in ELIC; or five
+even chunks). Chunk j is coded in two steps over a checkerboard of its positions:
+
+- **anchors** ((row + col) even): (mu, sigma) from the hyper features and the *channel
+  context*, a small conv network over all earlier chunks of y_hat;
+- **non-anchors**: additionally from the *local context*, a checkerboard-masked 5x5 conv
+  over the chunk's decoded anchors, and the *global context*, Swin blocks (W-MSA then
+  SW-MSA) over the local context and the anchors, in which every query attends only to
+  anchor keys and the logits carry the chunk's own relative position bias (the learnable
+  Laplacian ``A_j^2 exp(-(|dx| + |dy|) / (2 sigma_j^2))`` of eq. 15-16, or the ablations).
+
+Causality holds by construction: the anchor parameters of chunk j read ``y_hat[..., :start_j]``
+only, and the non-anchor parameters read in addition ``y_hat_j * anchor_mask``, whose
+forbidden entries are multiplied by an exact zero; masked attention keys get exactly zero
+weight. ``spatial = "none"`` gives the channel-only model (one step per chunk), ``"local"``
+drops the transformer.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from laplace_codec import gaussian_conditional as gc
+from laplace_codec.hyperprior import ste_round
+from laplace_codec.window_attention import POSITION_ENCODINGS, SwinBlock
+
+PAPER_CHUNKS = (16, 16, 32, 64)  # then M - 128
+SPATIAL_CONTEXTS = ("none", "local", "local_global")
+GROUPINGS = ("uneven", "even")
+
+
+def chunk_sizes(M: int, grouping: str) -> tuple[int, ...]:
+    """Channel chunk sizes: the paper's 16, 16, 32, 64, M - 128 (scaled by M / 256 when
+    M <= 128), or five chunks as equal as possible."""
+    if grouping == "even":
+        if M < 5:
+            raise ValueError(f"even grouping needs M >= 5, got {M}")
+        return tuple(M // 5 + (1 if i < M % 5 else 0) for i in range(5))
+    if grouping != "uneven":
+        raise ValueError(f"unknown grouping {grouping!r}; choose one of {GROUPINGS}")
+    if M > 128:
+        return (*PAPER_CHUNKS, M - 128)
+    if M % 16:
+        raise ValueError(f"uneven grouping needs M > 128 or M a multiple of 16, got {M}")
+    return (M // 16, M // 16, M // 8, M // 4, M // 2)
+
+
+def anchor_mask(height: int, width: int) -> np.ndarray:
+    """Checkerboard: True at anchors, the positions with (row + col) even."""
+    return (np.add.outer(np.arange(height), np.arange(width)) % 2) == 0
+
+
+def checkerboard_kernel_mask(size: int = 5) -> np.ndarray:
+    """Kernel taps at odd Manhattan offsets from the centre: at a non-anchor they all land
+    on anchors (and never on the position itself)."""
+    return (np.add.outer(np.arange(size), np.arange(size)) % 2) == 1
+
+
+class MaskedConv(nn.Module):
+    """A 'SAME' convolution whose kernel is multiplied by a fixed 0/1 mask."""
+
+    features: int
+    mask: np.ndarray
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        k = self.mask.shape[0]
+        kernel = self.param("kernel", nn.initializers.lecun_normal(),
+                            (k, k, x.shape[-1], self.features))
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        kernel = kernel * jnp.asarray(self.mask, kernel.dtype)[:, :, None, None]
+        y = jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME",
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return y + bias
+
+
+class ParamNet(nn.Module):
+    """1x1 convolutions from context features to (mu, sigma) of ``channels`` channels."""
+
+    channels: int
+    width: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array):
+        x = nn.leaky_relu(nn.Conv(self.width, (1, 1))(x))
+        x = nn.leaky_relu(nn.Conv(self.width, (1, 1))(x))
+        mu, raw = jnp.split(nn.Conv(2 * self.channels, (1, 1))(x), 2, axis=-1)
+        return mu, gc.sigma_from_raw(raw)
+
+
+class ChannelContext(nn.Module):
+    width: int
+
+    @nn.compact
+    def __call__(self, y_prev: jax.Array) -> jax.Array:
+        x = nn.leaky_relu(nn.Conv(self.width, (3, 3))(y_prev))
+        return nn.Conv(self.width, (3, 3))(x)
+
+
+class GlobalContext(nn.Module):
+    """Swin W-MSA then SW-MSA over [local context, anchors]; queries see anchor keys only."""
+
+    dim: int
+    heads: int
+    window: int
+    position: str
+
+    @nn.compact
+    def __call__(self, local: jax.Array, y_anchor: jax.Array, anchors: jax.Array):
+        t = nn.Dense(self.dim, name="embed")(jnp.concatenate([local, y_anchor], axis=-1))
+        key_valid = jnp.broadcast_to(anchors, t.shape[:3])
+        for i, shift in enumerate((0, self.window // 2)):
+            t = SwinBlock(self.dim, self.heads, self.window, shift, self.position,
+                          name=f"block_{i}")(t, key_valid)
+        return t
+
+
+class LaplacianEntropyModel(nn.Module):
+    M: int
+    grouping: str = "uneven"
+    spatial: str = "local_global"
+    position: str = "laplacian"
+    window: int = 8
+    heads: int = 4
+    width: int = 192
+    attention_dim: int = 128
+
+    def setup(self):
+        if self.spatial not in SPATIAL_CONTEXTS:
+            raise ValueError(f"unknown spatial context {self.spatial!r}; choose one of "
+                             f"{SPATIAL_CONTEXTS}")
+        if self.position not in POSITION_ENCODINGS:
+            raise ValueError(f"unknown position encoding {self.position!r}; choose one of "
+                             f"{POSITION_ENCODINGS}")
+        sizes = chunk_sizes(self.M, self.grouping)
+        self.channel_ctx = [ChannelContext(self.width) for _ in sizes[1:]]
+        self.anchor_net = [ParamNet(c, self.width) for c in sizes]
+        if self.spatial != "none":
+            self.local_ctx = [MaskedConv(self.width, checkerboard_kernel_mask()) for _ in sizes]
+            self.nonanchor_net = [ParamNet(c, self.width) for c in sizes]
+        if self.spatial == "local_global":
+            self.global_ctx = [GlobalContext(self.attention_dim, self.heads, self.window,
+                                             self.position) for _ in sizes]
+
+    # -------------------------------------------------------------- structure
+    def chunks(self) -> list[tuple[int, int]]:
+        """(start, stop) channel range of each chunk."""
+        sizes = chunk_sizes(self.M, self.grouping)
+        starts = np.cumsum((0,) + sizes[:-1])
+        return [(int(s), int(s + c)) for s, c in zip(starts, sizes)]
+
+    def steps_per_chunk(self) -> int:
+        return 1 if self.spatial == "none" else 2
+
+    def coding_masks(self, shape: tuple[int, int, int]) -> list[np.ndarray]:
+        h, w, m = shape
+        anchors = anchor_mask(h, w)[..., None]
+        masks = []
+        for start, stop in self.chunks():
+            channels = np.zeros((1, 1, m), bool)
+            channels[..., start:stop] = True
+            if self.spatial == "none":
+                masks.append(np.broadcast_to(channels, shape).copy())
+            else:
+                masks.append(anchors & channels)
+                masks.append(~anchors & channels)
+        return masks
+
+    # -------------------------------------------------------------- parameters
+    def chunk_params(self, j: int, phase: int, hyper: jax.Array, y_hat: jax.Array):
+        """(mu, sigma) of chunk j over every position; phase 0 is valid at the anchors (or
+        everywhere for the channel-only model), phase 1 at the non-anchors."""
+        start, stop = self.chunks()[j]
+        base = [hyper]
+        if j > 0:
+            base.append(self.channel_ctx[j - 1](y_hat[..., :start]))
+        base = jnp.concatenate(base, axis=-1)
+        if phase == 0:
+            return self.anchor_net[j](base)
+        anchors = jnp.asarray(anchor_mask(*y_hat.shape[1:3]))[None, :, :, None]
+        y_anchor = y_hat[..., start:stop] * anchors
+        local = self.local_ctx[j](y_anchor)
+        context = [base, local]
+        if self.spatial == "local_global":
+            context.append(self.global_ctx[j](local, y_anchor, anchors[..., 0]))
+        return self.nonanchor_net[j](jnp.concatenate(context, axis=-1))
+
+    def step_params(self, k: int, hyper: jax.Array, y_hat: jax.Array):
+        """(mu, sigma) over all of y for coding step k (valid where its mask is True)."""
+        j, phase = divmod(k, self.steps_per_chunk())
+        mu, sigma = self.chunk_params(j, phase, hyper, y_hat)
+        start, stop = self.chunks()[j]
+        pad = ((0, 0), (0, 0), (0, 0), (start, self.M - stop))
+        return jnp.pad(mu, pad), jnp.pad(sigma, pad, constant_values=1.0)
+
+    # -------------------------------------------------------------- training forward
+    def __call__(self, y: jax.Array, hyper: jax.Array, train: bool):
+        """y_hat (mean-shifted rounding, straight-through) and likelihoods, chunk by chunk
+        with the same parameter computation as coding."""
+        y_hat = jnp.zeros_like(y)
+        likelihoods = []
+        anchors = jnp.asarray(anchor_mask(*y.shape[1:3]))[None, :, :, None]
+        for j, (start, stop) in enumerate(self.chunks()):
+            y_j = y[..., start:stop]
+            mu, sigma = self.chunk_params(j, 0, hyper, y_hat)
+            if self.spatial != "none":
+                y_hat_anchor = (ste_round(y_j - mu) + mu) * anchors
+                partial = y_hat.at[..., start:stop].set(y_hat_anchor)
+                mu_n, sigma_n = self.chunk_params(j, 1, hyper, partial)
+                mu = jnp.where(anchors, mu, mu_n)
+                sigma = jnp.where(anchors, sigma, sigma_n)
+            y_hat_j = ste_round(y_j - mu) + mu
+            if train:
+                noise = jax.random.uniform(self.make_rng("noise"), y_j.shape, y_j.dtype,
+                                           -0.5, 0.5)
+                likelihoods.append(gc.likelihood(y_j + noise, mu, sigma))
+            else:
+                likelihoods.append(gc.likelihood(jax.lax.stop_gradient(y_hat_j), mu, sigma))
+            y_hat = y_hat.at[..., start:stop].set(y_hat_j)
+        return y_hat, jnp.concatenate(likelihoods, axis=-1)
