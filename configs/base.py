@@ -1,4 +1,6 @@
-"""The paper's sizes (M = 256, N = 192, 256x256 crops, batch 8), mean-scale hyperprior.
+"""The paper's sizes (M = 256, N = 192, 256x256 crops, batch 8) and its entropy model: the
+Laplacian-guided entropy model (uneven chunks, checkerboard local context, Swin global
+context with window 8, 4 heads and the Laplacian position bias per chunk).
 
     python train.py --config=configs/base.py --workdir=runs/base \
         --config.data.train_glob='../shared/data/train/*.png'
@@ -21,7 +23,16 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.N = 192
     config.model.M = 256
     config.model.res_blocks = 1
-    config.model.entropy = "hyperprior"
+    config.model.entropy = "laplacian"
+    # Options of each entropy model live under its name (model.<entropy>).
+    config.model.laplacian = ml_collections.ConfigDict()
+    config.model.laplacian.grouping = "uneven"  # or "even"
+    config.model.laplacian.spatial = "local_global"  # or "none" (channel-only), "local"
+    config.model.laplacian.position = "laplacian"  # or "none", "relative", "diamond"
+    config.model.laplacian.window = 8
+    config.model.laplacian.heads = 4
+    config.model.laplacian.width = 192
+    config.model.laplacian.attention_dim = 128
 
     config.data = ml_collections.ConfigDict()
     config.data.train_glob = ""  # empty: scikit-image's bundled photographs

@@ -1,4 +1,4 @@
-"""A tiny model for tests and the README's first command: trains in under 2 minutes here.
+"""A tiny hyperprior model for tests and the README's first command: trains in under 2 minutes here.
 
     python train.py --config=configs/test.py --workdir=runs/test
 
@@ -12,15 +12,17 @@ from configs import base
 def get_config():
     config = base.get_config()
     config.name = "test"
+    config.model.entropy = "hyperprior"
     config.model.N = 32
     config.model.M = 32
+    config.model.res_blocks = 0
     config.data.crop = 128  # z must be wider than 1x1 in training, or rates blow up on full images
     config.data.batch_size = 4
     config.optim.learning_rate = 2e-3
     config.optim.final_learning_rate = 1e-4
     config.optim.decay_start = 0.5
-    config.train.num_steps = 800
+    config.train.num_steps = 1200
     config.train.log_every = 100
-    config.train.checkpoint_every = 400
+    config.train.checkpoint_every = 600
     config.train.keep_checkpoints = 2
     return config

@@ -95,8 +95,8 @@ class Codec:
         m = model
         self._analyze = jax.jit(lambda p, x: m.apply(p, x, method=m.analyze))
         self._hyper = jax.jit(lambda p, z: m.apply(p, z, method=m.hyper))
-        self._step = jax.jit(lambda p, k, hyper, y_hat: m.apply(
-            p, k, hyper, y_hat, method=m.step_params), static_argnums=1)
+        self._step = jax.jit(lambda p, key, arg, hyper, y_hat: m.apply(
+            p, key, arg, hyper, y_hat, method=m.step_params), static_argnums=1)
         self._synth = jax.jit(lambda p, y_hat: m.apply(p, y_hat, method=m.synthesize))
         self._z_lik = jax.jit(lambda p, z: m.apply(p, z, method=lambda mod, z: mod.z_prior(z)))
 
@@ -139,16 +139,16 @@ class Codec:
         y_enc = Encoder(tables.y_lookup)
         y_hat = np.zeros_like(y)
         y_bits, symbols = 0.0, [z_sym]
-        for k, mask in enumerate(model_lib.coding_masks(self.model, y.shape[1:])):
+        for step in model_lib.coding_steps(self.model, y.shape[1:]):
             t0 = time.perf_counter()
-            mu, sigma = self._step(self.params, k, hyper, y_hat)
-            mu, sigma = np.asarray(mu)[0][mask], np.asarray(sigma)[0][mask]
+            mu, sigma = self._step(self.params, step.key, step.arg, hyper, y_hat)
+            mu, sigma = np.asarray(mu)[0][step.index], np.asarray(sigma)[0][step.index]
             network += time.perf_counter() - t0
             t0 = time.perf_counter()
-            v = np.rint(y[0][mask] - mu).astype(np.int32)
+            v = np.rint(y[0][step.index] - mu).astype(np.int32)
             index = gc.scale_to_index(sigma, tables.scale_edges)
             y_enc.encode(v + tables.y_offset[index], index)
-            y_hat[0][mask] = v.astype(np.float32) + mu
+            y_hat[0][step.index] = v.astype(np.float32) + mu
             symbols.append(v)
             y_bits += _gaussian_bits(v, sigma)
             coding += time.perf_counter() - t0
@@ -198,15 +198,15 @@ class Codec:
         y_dec = Decoder(streams[1], tables.y_lookup)
         y_hat = np.zeros(y_shape, np.float32)
         symbols = [z_sym]
-        for k, mask in enumerate(model_lib.coding_masks(self.model, y_shape[1:])):
+        for step in model_lib.coding_steps(self.model, y_shape[1:]):
             t0 = time.perf_counter()
-            mu, sigma = self._step(self.params, k, hyper, y_hat)
-            mu, sigma = np.asarray(mu)[0][mask], np.asarray(sigma)[0][mask]
+            mu, sigma = self._step(self.params, step.key, step.arg, hyper, y_hat)
+            mu, sigma = np.asarray(mu)[0][step.index], np.asarray(sigma)[0][step.index]
             network += time.perf_counter() - t0
             t0 = time.perf_counter()
             index = gc.scale_to_index(sigma, tables.scale_edges)
             v = y_dec.decode(index) - tables.y_offset[index]
-            y_hat[0][mask] = v.astype(np.float32) + mu
+            y_hat[0][step.index] = v.astype(np.float32) + mu
             symbols.append(v)
             coding += time.perf_counter() - t0
         z_dec.finish()

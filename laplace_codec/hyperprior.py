@@ -6,14 +6,18 @@ interface that the codec drives:
 - ``__call__(y, hyper, train)`` is the training forward: it returns ``y_hat`` for the
   decoder (mean-shifted rounding with a straight-through gradient) and the likelihood of
   every element (of ``y + u``, u ~ U(-1/2, 1/2), in training; of ``y_hat`` otherwise);
-- ``coding_masks(shape)`` lists the coding steps, each a boolean mask over (h, w, M) of the
-  elements coded together; ``step_params(k, hyper, y_hat)`` gives (mu, sigma) for step k
-  from ``hyper`` and the elements of ``y_hat`` decoded in earlier steps only.
+- ``coding_steps(shape)`` lists the coding steps, each a :class:`CodingStep` whose ``index``
+  selects (numpy indexing of a (h, w, M) array) the elements coded together;
+  ``step_params(key, arg, hyper, y_hat)`` gives (mu, sigma) over all of y for that step from
+  ``hyper`` and the elements of ``y_hat`` decoded in earlier steps only (``key`` is static
+  under jit, ``arg`` a traced integer, so many similar steps share one compiled function).
 
 Here there is a single step: every element's parameters come from the hyper features alone.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import flax.linen as nn
 import jax
@@ -21,6 +25,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from laplace_codec import gaussian_conditional as gc
+
+
+class CodingStep(NamedTuple):
+    key: int  # static: selects the computation (compiled once per key)
+    arg: int  # dynamic: for instance a position in serial decoding
+    index: object  # numpy index into (h, w, M): a boolean mask or a tuple of slices
 
 
 def ste_round(x: jax.Array) -> jax.Array:
@@ -51,10 +61,9 @@ class MeanScaleHyperprior(nn.Module):
             lik = gc.likelihood(jax.lax.stop_gradient(y_hat), mu, sigma)
         return y_hat, lik
 
-    @staticmethod
-    def coding_masks(shape: tuple[int, int, int]) -> list[np.ndarray]:
-        return [np.ones(shape, bool)]
+    def coding_steps(self, shape: tuple[int, int, int]) -> list[CodingStep]:
+        return [CodingStep(0, 0, np.ones(shape, bool))]
 
-    def step_params(self, k: int, hyper: jax.Array, y_hat: jax.Array):
-        del k, y_hat  # one step, conditioned on the hyper features only
+    def step_params(self, key: int, arg, hyper: jax.Array, y_hat: jax.Array):
+        del key, arg, y_hat  # one step, conditioned on the hyper features only
         return self._params(hyper)

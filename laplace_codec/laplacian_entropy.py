@@ -15,7 +15,11 @@ Causality holds by construction: the anchor parameters of chunk j read ``y_hat[.
 only, and the non-anchor parameters read in addition ``y_hat_j * anchor_mask``, whose
 forbidden entries are multiplied by an exact zero; masked attention keys get exactly zero
 weight. ``spatial = "none"`` gives the channel-only model (one step per chunk), ``"local"``
-drops the transformer.
+drops the transformer, and ``"serial"`` replaces the checkerboard by a raster-order masked
+5x5 context (Minnen et al. 2018 within each chunk), decoded one position at a time: the slow
+baseline of the paper's latency comparison (Table 2). Its training forward feeds
+``round(y)`` to the context, as CompressAI's autoregressive model does, since mean-shifted
+rounding would need the parameters it is computing.
 """
 
 from __future__ import annotations
@@ -28,11 +32,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from laplace_codec import gaussian_conditional as gc
-from laplace_codec.hyperprior import ste_round
+from laplace_codec.hyperprior import CodingStep, ste_round
 from laplace_codec.window_attention import POSITION_ENCODINGS, SwinBlock
 
 PAPER_CHUNKS = (16, 16, 32, 64)  # then M - 128
-SPATIAL_CONTEXTS = ("none", "local", "local_global")
+SPATIAL_CONTEXTS = ("none", "local", "local_global", "serial")
 GROUPINGS = ("uneven", "even")
 
 
@@ -61,6 +65,14 @@ def checkerboard_kernel_mask(size: int = 5) -> np.ndarray:
     """Kernel taps at odd Manhattan offsets from the centre: at a non-anchor they all land
     on anchors (and never on the position itself)."""
     return (np.add.outer(np.arange(size), np.arange(size)) % 2) == 1
+
+
+def raster_kernel_mask(size: int = 5) -> np.ndarray:
+    """Kernel taps strictly before the centre in raster order (mask 'A' of PixelCNN)."""
+    mask = np.zeros((size, size), bool)
+    mask[: size // 2] = True
+    mask[size // 2, : size // 2] = True
+    return mask
 
 
 class MaskedConv(nn.Module):
@@ -142,7 +154,10 @@ class LaplacianEntropyModel(nn.Module):
         sizes = chunk_sizes(self.M, self.grouping)
         self.channel_ctx = [ChannelContext(self.width) for _ in sizes[1:]]
         self.anchor_net = [ParamNet(c, self.width) for c in sizes]
-        if self.spatial != "none":
+        if self.spatial == "serial":
+            self.serial_ctx = [MaskedConv(self.width, raster_kernel_mask()) for _ in sizes]
+            self.serial_net = [ParamNet(c, self.width) for c in sizes]
+        elif self.spatial != "none":
             self.local_ctx = [MaskedConv(self.width, checkerboard_kernel_mask()) for _ in sizes]
             self.nonanchor_net = [ParamNet(c, self.width) for c in sizes]
         if self.spatial == "local_global":
@@ -157,21 +172,27 @@ class LaplacianEntropyModel(nn.Module):
         return [(int(s), int(s + c)) for s, c in zip(starts, sizes)]
 
     def steps_per_chunk(self) -> int:
-        return 1 if self.spatial == "none" else 2
+        return 1 if self.spatial in ("none", "serial") else 2
 
-    def coding_masks(self, shape: tuple[int, int, int]) -> list[np.ndarray]:
+    def coding_steps(self, shape: tuple[int, int, int]) -> list[CodingStep]:
+        """Per chunk: anchors then non-anchors (one step for channel-only; one step per
+        position, in raster order, for the serial context)."""
         h, w, m = shape
         anchors = anchor_mask(h, w)[..., None]
-        masks = []
-        for start, stop in self.chunks():
+        steps = []
+        for j, (start, stop) in enumerate(self.chunks()):
+            if self.spatial == "serial":
+                steps += [CodingStep(j, p, (p // w, p % w, slice(start, stop)))
+                          for p in range(h * w)]
+                continue
             channels = np.zeros((1, 1, m), bool)
             channels[..., start:stop] = True
             if self.spatial == "none":
-                masks.append(np.broadcast_to(channels, shape).copy())
+                steps.append(CodingStep(j, 0, np.broadcast_to(channels, shape).copy()))
             else:
-                masks.append(anchors & channels)
-                masks.append(~anchors & channels)
-        return masks
+                steps.append(CodingStep(2 * j, 0, anchors & channels))
+                steps.append(CodingStep(2 * j + 1, 0, ~anchors & channels))
+        return steps
 
     # -------------------------------------------------------------- parameters
     def chunk_params(self, j: int, phase: int, hyper: jax.Array, y_hat: jax.Array):
@@ -182,6 +203,9 @@ class LaplacianEntropyModel(nn.Module):
         if j > 0:
             base.append(self.channel_ctx[j - 1](y_hat[..., :start]))
         base = jnp.concatenate(base, axis=-1)
+        if self.spatial == "serial":
+            serial = self.serial_ctx[j](y_hat[..., start:stop])
+            return self.serial_net[j](jnp.concatenate([base, serial], axis=-1))
         if phase == 0:
             return self.anchor_net[j](base)
         anchors = jnp.asarray(anchor_mask(*y_hat.shape[1:3]))[None, :, :, None]
@@ -192,9 +216,13 @@ class LaplacianEntropyModel(nn.Module):
             context.append(self.global_ctx[j](local, y_anchor, anchors[..., 0]))
         return self.nonanchor_net[j](jnp.concatenate(context, axis=-1))
 
-    def step_params(self, k: int, hyper: jax.Array, y_hat: jax.Array):
-        """(mu, sigma) over all of y for coding step k (valid where its mask is True)."""
-        j, phase = divmod(k, self.steps_per_chunk())
+    def step_params(self, key: int, arg, hyper: jax.Array, y_hat: jax.Array):
+        """(mu, sigma) over all of y for a coding step (valid where its index selects).
+
+        The serial context computes the whole map at every position (``arg`` is unused):
+        simple and exact, and the cost the latency comparison is about."""
+        del arg
+        j, phase = divmod(key, self.steps_per_chunk())
         mu, sigma = self.chunk_params(j, phase, hyper, y_hat)
         start, stop = self.chunks()[j]
         pad = ((0, 0), (0, 0), (0, 0), (start, self.M - stop))
@@ -209,8 +237,12 @@ class LaplacianEntropyModel(nn.Module):
         anchors = jnp.asarray(anchor_mask(*y.shape[1:3]))[None, :, :, None]
         for j, (start, stop) in enumerate(self.chunks()):
             y_j = y[..., start:stop]
-            mu, sigma = self.chunk_params(j, 0, hyper, y_hat)
-            if self.spatial != "none":
+            if self.spatial == "serial":
+                context = y_hat.at[..., start:stop].set(ste_round(y_j))
+                mu, sigma = self.chunk_params(j, 0, hyper, context)
+            else:
+                mu, sigma = self.chunk_params(j, 0, hyper, y_hat)
+            if self.spatial not in ("none", "serial"):
                 y_hat_anchor = (ste_round(y_j - mu) + mu) * anchors
                 partial = y_hat.at[..., start:stop].set(y_hat_anchor)
                 mu_n, sigma_n = self.chunk_params(j, 1, hyper, partial)

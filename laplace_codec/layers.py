@@ -53,3 +53,20 @@ class Up(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         return depth_to_space(nn.Conv(4 * self.features, (3, 3))(x), 2)
+
+
+class GDN(nn.Module):
+    """Generalized divisive normalization (Balle et al. 2016), per pixel over channels:
+    ``y_i = x_i / sqrt(beta_i + sum_j gamma_ij x_j^2)``, or its approximate inverse
+    (multiplying instead of dividing) when ``inverse``. beta and gamma stay non-negative
+    through squared reparameterization."""
+
+    inverse: bool = False
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        c = x.shape[-1]
+        beta = self.param("beta", nn.initializers.ones, (c,))
+        gamma = self.param("gamma", lambda key, shape: 0.1 * jnp.eye(shape[0]), (c, c))
+        norm = jnp.sqrt(jnp.square(beta) + 1e-6 + jnp.square(x) @ jnp.square(gamma))
+        return x * norm if self.inverse else x / norm

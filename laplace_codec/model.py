@@ -62,8 +62,8 @@ class CompressionModel(nn.Module):
     def hyper(self, z_hat: jax.Array) -> jax.Array:
         return self.h_s(z_hat)
 
-    def step_params(self, k: int, hyper: jax.Array, y_hat: jax.Array):
-        return self.y_model.step_params(k, hyper, y_hat)
+    def step_params(self, key: int, arg, hyper: jax.Array, y_hat: jax.Array):
+        return self.y_model.step_params(key, arg, hyper, y_hat)
 
     def synthesize(self, y_hat: jax.Array) -> jax.Array:
         return self.g_s(y_hat)
@@ -90,5 +90,5 @@ def entropy_model(model: CompressionModel):
     return ENTROPY_MODELS[model.entropy](model.M, **dict(model.entropy_options))
 
 
-def coding_masks(model: CompressionModel, latent_shape: tuple[int, int, int]):
-    return entropy_model(model).coding_masks(latent_shape)
+def coding_steps(model: CompressionModel, latent_shape: tuple[int, int, int]):
+    return entropy_model(model).coding_steps(latent_shape)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 
-from laplace_codec.layers import Down, ResBlock, Up
+from laplace_codec.layers import GDN, Down, ResBlock, Up
 
 
 class AnalysisTransform(nn.Module):
-    """``g_a``: four stride-2 stages, each followed by residual blocks except the last."""
+    """``g_a``: four stride-2 stages; GDN and ``res_blocks`` residual blocks after each but
+    the last (res_blocks = 0 is the transform of Balle et al. 2018 and Minnen et al. 2018)."""
 
     N: int
     M: int
@@ -22,14 +23,15 @@ class AnalysisTransform(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         for _ in range(3):
-            x = Down(self.N)(x)
+            x = GDN()(Down(self.N)(x))
             for _ in range(self.res_blocks):
                 x = ResBlock(self.N)(x)
         return Down(self.M)(x)
 
 
 class SynthesisTransform(nn.Module):
-    """``g_s``: mirror of ``g_a`` with sub-pixel upsampling; output in image space."""
+    """``g_s``: mirror of ``g_a`` with sub-pixel upsampling and inverse GDN; output in
+    image space."""
 
     N: int
     out_channels: int = 3
@@ -39,7 +41,7 @@ class SynthesisTransform(nn.Module):
     def __call__(self, y_hat: jax.Array) -> jax.Array:
         x = y_hat
         for _ in range(3):
-            x = Up(self.N)(x)
+            x = GDN(inverse=True)(Up(self.N)(x))
             for _ in range(self.res_blocks):
                 x = ResBlock(self.N)(x)
         return Up(self.out_channels)(x)

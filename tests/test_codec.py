@@ -58,8 +58,8 @@ def test_a_decoder_out_of_sync_fails_with_a_clear_error(codec, photo, monkeypatc
     data = codec.compress(photo[:128, :128])
     step = codec._step
 
-    def perturbed(params, k, hyper, y_hat):
-        mu, sigma = step(params, k, hyper, y_hat)
+    def perturbed(params, key, arg, hyper, y_hat):
+        mu, sigma = step(params, key, arg, hyper, y_hat)
         return mu, sigma * 1.5
 
     monkeypatch.setattr(codec, "_step", perturbed)

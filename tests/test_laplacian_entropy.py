@@ -11,7 +11,7 @@ import pytest
 from laplace_codec import codec as codec_lib
 from laplace_codec import laplacian_entropy as le
 from laplace_codec import training, window_attention as wa
-from laplace_codec.model import CompressionModel, coding_masks
+from laplace_codec.model import CompressionModel
 
 VARIANTS = [
     dict(spatial="none"),
@@ -21,6 +21,7 @@ VARIANTS = [
     dict(spatial="local_global", position="diamond"),
     dict(spatial="local_global", position="laplacian"),
     dict(spatial="local_global", position="laplacian", grouping="even"),
+    dict(spatial="serial"),
 ]
 SMALL = dict(width=16, attention_dim=8, heads=2, window=4)
 
@@ -37,42 +38,49 @@ def _entropy_model(**options):
     y = jax.random.normal(jax.random.PRNGKey(1), (1, h, w, 32)) * 3
     params = model.init({"params": jax.random.PRNGKey(2), "noise": jax.random.PRNGKey(3)},
                         y, hyper, True)
-    step = jax.jit(lambda k, hyper, y_hat: model.apply(params, k, hyper, y_hat,
-                                                        method=model.step_params),
-                   static_argnums=0)
+    step = jax.jit(lambda key, arg, hyper, y_hat: model.apply(
+        params, key, arg, hyper, y_hat, method=model.step_params), static_argnums=0)
     return model, step, hyper, np.asarray(jnp.round(y))
+
+
+def _masks(model, shape):
+    masks = []
+    for s in model.coding_steps(shape):
+        mask = np.zeros(shape, bool)
+        mask[s.index] = True
+        masks.append((s, mask))
+    return masks
 
 
 @pytest.mark.parametrize("options", VARIANTS, ids=_ids)
 def test_parameters_never_move_when_a_forbidden_input_changes(options):
     model, step, hyper, y_hat = _entropy_model(**options)
-    masks = model.coding_masks(y_hat.shape[1:])
-    assert np.array_equal(np.sum(masks, axis=0), np.ones(y_hat.shape[1:]))  # a partition
+    masks = _masks(model, y_hat.shape[1:])
+    total = np.sum([m for _, m in masks], axis=0)
+    assert np.array_equal(total, np.ones(y_hat.shape[1:]))  # the steps partition y
     rng = np.random.default_rng(0)
     decoded = np.zeros(y_hat.shape[1:], bool)
-    for k, mask in enumerate(masks):
+    for s, mask in masks:
         # The decoder holds zeros where nothing is decoded yet; change all of it.
         known = np.where(decoded, y_hat[0], 0.0)[None]
-        mu, sigma = map(np.asarray, step(k, hyper, known))
-        for trial in range(2):
-            forbidden = np.where(decoded, y_hat[0], rng.normal(0, 50, y_hat.shape[1:]))[None]
-            mu2, sigma2 = map(np.asarray, step(k, hyper, forbidden.astype(np.float32)))
-            np.testing.assert_array_equal(mu2[0][mask], mu[0][mask])
-            np.testing.assert_array_equal(sigma2[0][mask], sigma[0][mask])
+        mu, sigma = map(np.asarray, step(s.key, s.arg, hyper, known))
+        forbidden = np.where(decoded, y_hat[0], rng.normal(0, 50, y_hat.shape[1:]))[None]
+        mu2, sigma2 = map(np.asarray, step(s.key, s.arg, hyper, forbidden.astype(np.float32)))
+        np.testing.assert_array_equal(mu2[0][mask], mu[0][mask])
+        np.testing.assert_array_equal(sigma2[0][mask], sigma[0][mask])
         decoded |= mask
 
 
-@pytest.mark.parametrize("options", VARIANTS[1:3], ids=_ids)
+@pytest.mark.parametrize("options", VARIANTS[1:3] + VARIANTS[-1:], ids=_ids)
 def test_non_anchor_parameters_do_use_their_anchors(options):
     """The control for the test above: allowed inputs do reach the parameters."""
     model, step, hyper, y_hat = _entropy_model(**options)
-    masks = model.coding_masks(y_hat.shape[1:])
-    before = np.logical_or.reduce(masks[:1])  # chunk 0 anchors decoded
+    (_, before), (s, mask) = _masks(model, y_hat.shape[1:])[:2]  # chunk 0 anchors decoded
     known = np.where(before, y_hat[0], 0.0)[None]
     changed = np.where(before, y_hat[0] + 5.0, 0.0)[None]
-    mu, _ = step(1, hyper, known)
-    mu2, _ = step(1, hyper, changed.astype(np.float32))
-    assert not np.array_equal(np.asarray(mu)[0][masks[1]], np.asarray(mu2)[0][masks[1]])
+    mu, _ = step(s.key, s.arg, hyper, known)
+    mu2, _ = step(s.key, s.arg, hyper, changed.astype(np.float32))
+    assert not np.array_equal(np.asarray(mu)[0][mask], np.asarray(mu2)[0][mask])
 
 
 def test_laplacian_bias_of_a_2x2_window_is_figure_3():

@@ -1,0 +1,29 @@
+"""Table 2 at CPU scale: which context saves bits. Hyperprior (no context), channel-only
+(uneven chunks), + local checkerboard context, + global (Swin) context, one lambda.
+
+    python -m laplace_codec.sweep --sweep=configs/sweeps/context.py --workdir=runs/ablation
+
+Point names match configs/sweeps/pe.py, so the shared local+global Laplacian point trains
+once when both sweeps use the same workdir.
+"""
+
+from configs.cpu import laplacian
+
+
+def get_config():
+    return laplacian.get_config()
+
+
+def get_hyper(h):
+    return h.chainit([
+        h.product([h.fixed("config.model.entropy", "hyperprior")]),
+        h.product([
+            h.fixed("config.model.entropy", "laplacian"),
+            h.sweep("config.model.laplacian.spatial", ["none", "local"]),
+        ]),
+        h.product([
+            h.fixed("config.model.entropy", "laplacian"),
+            h.fixed("config.model.laplacian.spatial", "local_global"),
+            h.fixed("config.model.laplacian.position", "laplacian"),
+        ]),
+    ])

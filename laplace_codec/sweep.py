@@ -1,0 +1,115 @@
+"""Sweeps: ml_collections config files with a ``get_hyper(h)`` function, run point by point.
+
+A sweep file is a config file (it has ``get_config()``, so ``train.py`` takes it as is) that
+also says which fields vary::
+
+    def get_hyper(h):
+        return h.product([h.sweep("config.loss.lmbda", [0.005, 0.01]),
+                          h.sweep("config.model.laplacian.position", ["none", "laplacian"])])
+
+``h.sweep``, ``h.fixed``, ``h.product``, ``h.zipit`` and ``h.chainit`` build a list of points,
+each a dict of config overrides. One command trains every point, one after the other, each
+into its own folder of the workdir (a point already trained is skipped by train.py's own
+resume logic; a killed sweep continues where it stopped)::
+
+    python -m laplace_codec.sweep --sweep=configs/sweeps/pe.py --workdir=runs/pe
+
+``--print_only`` prints one ``train.py`` command per point instead, for a scheduler.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import os
+import shlex
+import subprocess
+import sys
+
+Point = dict
+
+
+class Hyper:
+    """The sweep vocabulary (after the ``hyper`` module of Google's sweep files)."""
+
+    @staticmethod
+    def sweep(key: str, values) -> list[Point]:
+        return [{key: v} for v in values]
+
+    @staticmethod
+    def fixed(key: str, value) -> list[Point]:
+        return [{key: value}]
+
+    @staticmethod
+    def product(sweeps) -> list[Point]:
+        return [dict(kv for point in combo for kv in point.items())
+                for combo in itertools.product(*sweeps)]
+
+    @staticmethod
+    def zipit(sweeps) -> list[Point]:
+        sweeps = list(sweeps)
+        if len({len(s) for s in sweeps}) > 1:
+            raise ValueError("zipit needs sweeps of equal length")
+        return [dict(kv for point in combo for kv in point.items()) for combo in zip(*sweeps)]
+
+    @staticmethod
+    def chainit(sweeps) -> list[Point]:
+        return [point for s in sweeps for point in s]
+
+
+def load_points(path: str) -> list[Point]:
+    spec = importlib.util.spec_from_file_location("sweep_file", path)
+    if spec is None or not os.path.exists(path):
+        raise SystemExit(f"sweep file not found: {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "get_hyper") or not hasattr(module, "get_config"):
+        raise SystemExit(f"{path} is not a sweep file: it needs get_config() and get_hyper(h)")
+    points = module.get_hyper(Hyper())
+    for point in points:
+        for key in point:
+            if not key.startswith("config."):
+                raise SystemExit(f"{path}: sweep keys start with 'config.', got {key!r}")
+    return points
+
+
+def point_name(point: Point) -> str:
+    return ",".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in point.items()) or "default"
+
+
+def commands(sweep_file: str, workdir: str, extra: list[str]) -> list[list[str]]:
+    out = []
+    for point in load_points(sweep_file):
+        cmd = [sys.executable, "train.py", f"--config={sweep_file}",
+               f"--workdir={os.path.join(workdir, point_name(point))}"]
+        cmd += [f"--{k}={v}" for k, v in point.items()] + list(extra)
+        out.append(cmd)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Train every point of a sweep file.")
+    parser.add_argument("--sweep", required=True, help="sweep file (configs/sweeps/*.py)")
+    parser.add_argument("--workdir", required=True, help="one folder per point inside it")
+    parser.add_argument("--print_only", action="store_true",
+                        help="print one train.py command per point and exit")
+    args, extra = parser.parse_known_args(argv)
+    cmds = commands(args.sweep, args.workdir, extra)
+    if args.print_only:
+        for cmd in cmds:
+            print(shlex.join(["python", *cmd[1:]]))
+        return 0
+    for i, cmd in enumerate(cmds):
+        print(f"[{i + 1}/{len(cmds)}] {shlex.join(['python', *cmd[1:]])}", flush=True)
+        done = subprocess.run(cmd)
+        if done.returncode:
+            print(f"point {i + 1} failed with exit code {done.returncode}; stopping",
+                  file=sys.stderr)
+            return done.returncode
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
