@@ -17,22 +17,33 @@ KODAK = SHARED_DATA / "kodak"
 TRAIN = SHARED_DATA / "train"
 
 
-def make_test_config():
-    from configs import test as test_config_module
+def make_test_config(name="test"):
+    import importlib
 
-    return test_config_module.get_config()
+    return importlib.import_module(f"configs.{name}").get_config()
+
+
+def _train(config_name, tmp_path_factory):
+    from laplace_codec import training
+
+    config = make_test_config(config_name)
+    if TRAIN.is_dir():
+        config.data.train_glob = str(TRAIN / "*.png")
+    workdir = tmp_path_factory.mktemp(config_name)
+    training.train_and_evaluate(config, str(workdir))
+    return str(workdir)
 
 
 @pytest.fixture(scope="session")
 def trained_workdir(tmp_path_factory):
-    from laplace_codec import training
+    """configs/test.py (hyperprior), trained."""
+    return _train("test", tmp_path_factory)
 
-    config = make_test_config()
-    if TRAIN.is_dir():
-        config.data.train_glob = str(TRAIN / "*.png")
-    workdir = tmp_path_factory.mktemp("trained")
-    training.train_and_evaluate(config, str(workdir))
-    return str(workdir)
+
+@pytest.fixture(scope="session")
+def trained_laplacian_workdir(tmp_path_factory):
+    """configs/test_laplacian.py (the paper's entropy model, tiny), trained."""
+    return _train("test_laplacian", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +51,13 @@ def codec(trained_workdir):
     import laplace_codec
 
     return laplace_codec.load(trained_workdir)
+
+
+@pytest.fixture(scope="session")
+def laplacian_codec(trained_laplacian_workdir):
+    import laplace_codec
+
+    return laplace_codec.load(trained_laplacian_workdir)
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,13 @@ once when both sweeps use the same workdir.
 """
 
 from configs.cpu import laplacian
+from configs.sweeps.pe import ABLATION_STEPS
 
 
 def get_config():
-    return laplacian.get_config()
+    config = laplacian.get_config()
+    config.train.num_steps = ABLATION_STEPS
+    return config
 
 
 def get_hyper(h):

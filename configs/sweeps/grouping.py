@@ -5,10 +5,13 @@ context with the Laplacian position bias, one lambda.
 """
 
 from configs.cpu import laplacian
+from configs.sweeps.pe import ABLATION_STEPS
 
 
 def get_config():
-    return laplacian.get_config()
+    config = laplacian.get_config()
+    config.train.num_steps = ABLATION_STEPS
+    return config
 
 
 def get_hyper(h):

@@ -9,9 +9,13 @@ from relative (0.2643) to diamond (0.2512) to laplacian (0.2347).
 
 from configs.cpu import laplacian
 
+ABLATION_STEPS = 6000  # equal for every point of the ablation sweeps
+
 
 def get_config():
-    return laplacian.get_config()
+    config = laplacian.get_config()
+    config.train.num_steps = ABLATION_STEPS
+    return config
 
 
 def get_hyper(h):
