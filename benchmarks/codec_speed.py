@@ -28,7 +28,8 @@ from laplace_codec import images  # noqa: E402
 KODIM01 = os.path.join(REPO, "..", "shared", "data", "kodak", "kodim01.png")
 
 
-def codec_from_config(path: str) -> codec_lib.Codec:
+def codec_from_config(path: str, overrides: dict | None = None) -> codec_lib.Codec:
+    """A codec with random weights (and tables built from them) for a config file."""
     import jax
 
     from laplace_codec import model as model_lib
@@ -38,11 +39,18 @@ def codec_from_config(path: str) -> codec_lib.Codec:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     config = module.get_config()
+    for key, value in (overrides or {}).items():
+        *path, last = key.split(".")
+        target = config
+        for p in path:
+            target = target[p]
+        target[last] = value
     model = model_lib.from_config(config.model)
     state = training.init_state(model, config, jax.random.PRNGKey(0))
     params = jax.device_get(state["params"])
     return codec_lib.Codec(model, params, training.tables_for(model, params),
                            f"{config.name}-random")
+
 
 
 def test_image() -> np.ndarray:

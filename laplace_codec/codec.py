@@ -141,8 +141,7 @@ class Codec:
         y_bits, symbols = 0.0, [z_sym]
         for step in model_lib.coding_steps(self.model, y.shape[1:]):
             t0 = time.perf_counter()
-            mu, sigma = self._step(self.params, step.key, step.arg, hyper, y_hat)
-            mu, sigma = np.asarray(mu)[0][step.index], np.asarray(sigma)[0][step.index]
+            mu, sigma = _select(self._step(self.params, step.key, step.arg, hyper, y_hat), step)
             network += time.perf_counter() - t0
             t0 = time.perf_counter()
             v = np.rint(y[0][step.index] - mu).astype(np.int32)
@@ -195,13 +194,13 @@ class Codec:
         hyper = self._hyper(self.params, z_hat)
         network = time.perf_counter() - t0
 
+        t_y = time.perf_counter()
         y_dec = Decoder(streams[1], tables.y_lookup)
         y_hat = np.zeros(y_shape, np.float32)
         symbols = [z_sym]
         for step in model_lib.coding_steps(self.model, y_shape[1:]):
             t0 = time.perf_counter()
-            mu, sigma = self._step(self.params, step.key, step.arg, hyper, y_hat)
-            mu, sigma = np.asarray(mu)[0][step.index], np.asarray(sigma)[0][step.index]
+            mu, sigma = _select(self._step(self.params, step.key, step.arg, hyper, y_hat), step)
             network += time.perf_counter() - t0
             t0 = time.perf_counter()
             index = gc.scale_to_index(sigma, tables.scale_edges)
@@ -211,13 +210,14 @@ class Codec:
             coding += time.perf_counter() - t0
         z_dec.finish()
         y_dec.finish()
+        y_s = time.perf_counter() - t_y
         if bitstream.symbols_crc(*symbols) != header.symbols_crc:
             raise FormatError("decoded symbols do not match the file's checksum: the decoder "
                               "went out of sync (wrong tables or weights, or a damaged file)")
         t0 = time.perf_counter()
         image = self.reconstruct(y_hat, header.height, header.width)
         network += time.perf_counter() - t0
-        return Decoded(image, header, y_hat, network, coding)
+        return Decoded(image, header, y_hat, network, coding, y_s)
 
     def reconstruct(self, y_hat: np.ndarray, height: int, width: int) -> np.ndarray:
         """The decoder's image for a quantized latent, cropped to (height, width)."""
@@ -239,6 +239,15 @@ class Decoded:
     y_hat: np.ndarray
     network_s: float
     coding_s: float
+    y_s: float  # decoding y alone: entropy parameters and range decoding, step by step
+
+
+def _select(params, step):
+    """The (mu, sigma) of a coding step's elements, as numpy arrays."""
+    mu, sigma = np.asarray(params[0]), np.asarray(params[1])
+    if step.local:
+        return mu, sigma
+    return mu[0][step.index], sigma[0][step.index]
 
 
 def _gaussian_bits(v: np.ndarray, sigma: np.ndarray) -> float:

@@ -8,9 +8,10 @@ interface that the codec drives:
   every element (of ``y + u``, u ~ U(-1/2, 1/2), in training; of ``y_hat`` otherwise);
 - ``coding_steps(shape)`` lists the coding steps, each a :class:`CodingStep` whose ``index``
   selects (numpy indexing of a (h, w, M) array) the elements coded together;
-  ``step_params(key, arg, hyper, y_hat)`` gives (mu, sigma) over all of y for that step from
-  ``hyper`` and the elements of ``y_hat`` decoded in earlier steps only (``key`` is static
-  under jit, ``arg`` a traced integer, so many similar steps share one compiled function).
+  ``step_params(key, arg, hyper, y_hat)`` gives (mu, sigma) over all of y for that step (or
+  only the selected elements, for a ``local`` step) from ``hyper`` and the elements of
+  ``y_hat`` decoded in earlier steps only (``key`` is static under jit, ``arg`` a traced
+  integer, so many similar steps share one compiled function).
 
 Here there is a single step: every element's parameters come from the hyper features alone.
 """
@@ -31,6 +32,7 @@ class CodingStep(NamedTuple):
     key: int  # static: selects the computation (compiled once per key)
     arg: int  # dynamic: for instance a position in serial decoding
     index: object  # numpy index into (h, w, M): a boolean mask or a tuple of slices
+    local: bool = False  # step_params returns only the selected elements, not all of y
 
 
 def ste_round(x: jax.Array) -> jax.Array:

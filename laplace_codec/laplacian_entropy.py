@@ -75,22 +75,33 @@ def raster_kernel_mask(size: int = 5) -> np.ndarray:
     return mask
 
 
+def _conv(x: jax.Array, kernel: jax.Array, padding: str) -> jax.Array:
+    return jax.lax.conv_general_dilated(x, kernel, (1, 1), padding,
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
 class MaskedConv(nn.Module):
     """A 'SAME' convolution whose kernel is multiplied by a fixed 0/1 mask."""
 
+    in_channels: int
     features: int
     mask: np.ndarray
 
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def setup(self):
         k = self.mask.shape[0]
-        kernel = self.param("kernel", nn.initializers.lecun_normal(),
-                            (k, k, x.shape[-1], self.features))
-        bias = self.param("bias", nn.initializers.zeros, (self.features,))
-        kernel = kernel * jnp.asarray(self.mask, kernel.dtype)[:, :, None, None]
-        y = jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME",
-                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
-        return y + bias
+        self.kernel = self.param("kernel", nn.initializers.lecun_normal(),
+                                 (k, k, self.in_channels, self.features))
+        self.bias = self.param("bias", nn.initializers.zeros, (self.features,))
+
+    def masked_kernel(self) -> jax.Array:
+        return self.kernel * jnp.asarray(self.mask, self.kernel.dtype)[:, :, None, None]
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return _conv(x, self.masked_kernel(), "SAME") + self.bias
+
+    def at(self, patch: jax.Array) -> jax.Array:
+        """The output at the centre of a (1, k, k, C) patch of the zero-padded input."""
+        return _conv(patch, self.masked_kernel(), "VALID") + self.bias
 
 
 class ParamNet(nn.Module):
@@ -108,12 +119,29 @@ class ParamNet(nn.Module):
 
 
 class ChannelContext(nn.Module):
+    """Two 3x3 'SAME' convolutions over the earlier chunks of y_hat."""
+
+    in_channels: int
     width: int
 
-    @nn.compact
+    def setup(self):
+        init = nn.initializers.lecun_normal()
+        self.k1 = self.param("kernel_1", init, (3, 3, self.in_channels, self.width))
+        self.b1 = self.param("bias_1", nn.initializers.zeros, (self.width,))
+        self.k2 = self.param("kernel_2", init, (3, 3, self.width, self.width))
+        self.b2 = self.param("bias_2", nn.initializers.zeros, (self.width,))
+
     def __call__(self, y_prev: jax.Array) -> jax.Array:
-        x = nn.leaky_relu(nn.Conv(self.width, (3, 3))(y_prev))
-        return nn.Conv(self.width, (3, 3))(x)
+        x = nn.leaky_relu(_conv(y_prev, self.k1, "SAME") + self.b1)
+        return _conv(x, self.k2, "SAME") + self.b2
+
+    def at(self, patch: jax.Array, inside: jax.Array) -> jax.Array:
+        """The output at the centre of a (1, 5, 5, C) patch of the zero-padded input;
+        ``inside`` (3, 3) marks the centre's neighbours that lie in the image (outside, the
+        hidden layer is zero padding, as in the 'SAME' convolution)."""
+        x = nn.leaky_relu(_conv(patch, self.k1, "VALID") + self.b1)
+        x = x * inside[None, :, :, None]
+        return _conv(x, self.k2, "VALID") + self.b2
 
 
 class GlobalContext(nn.Module):
@@ -152,13 +180,14 @@ class LaplacianEntropyModel(nn.Module):
             raise ValueError(f"unknown position encoding {self.position!r}; choose one of "
                              f"{POSITION_ENCODINGS}")
         sizes = chunk_sizes(self.M, self.grouping)
-        self.channel_ctx = [ChannelContext(self.width) for _ in sizes[1:]]
+        self.channel_ctx = [ChannelContext(start, self.width) for start, _ in self.chunks()[1:]]
         self.anchor_net = [ParamNet(c, self.width) for c in sizes]
         if self.spatial == "serial":
-            self.serial_ctx = [MaskedConv(self.width, raster_kernel_mask()) for _ in sizes]
+            self.serial_ctx = [MaskedConv(c, self.width, raster_kernel_mask()) for c in sizes]
             self.serial_net = [ParamNet(c, self.width) for c in sizes]
         elif self.spatial != "none":
-            self.local_ctx = [MaskedConv(self.width, checkerboard_kernel_mask()) for _ in sizes]
+            self.local_ctx = [MaskedConv(c, self.width, checkerboard_kernel_mask())
+                              for c in sizes]
             self.nonanchor_net = [ParamNet(c, self.width) for c in sizes]
         if self.spatial == "local_global":
             self.global_ctx = [GlobalContext(self.attention_dim, self.heads, self.window,
@@ -182,7 +211,7 @@ class LaplacianEntropyModel(nn.Module):
         steps = []
         for j, (start, stop) in enumerate(self.chunks()):
             if self.spatial == "serial":
-                steps += [CodingStep(j, p, (p // w, p % w, slice(start, stop)))
+                steps += [CodingStep(j, p, (p // w, p % w, slice(start, stop)), local=True)
                           for p in range(h * w)]
                 continue
             channels = np.zeros((1, 1, m), bool)
@@ -219,14 +248,33 @@ class LaplacianEntropyModel(nn.Module):
     def step_params(self, key: int, arg, hyper: jax.Array, y_hat: jax.Array):
         """(mu, sigma) over all of y for a coding step (valid where its index selects).
 
-        The serial context computes the whole map at every position (``arg`` is unused):
-        simple and exact, and the cost the latency comparison is about."""
-        del arg
+        For the serial context, ``arg`` is the position and only its chunk's elements there
+        are computed, from 5x5 neighbourhoods: decoding visits every position, so that is
+        what a competent serial decoder does."""
+        if self.spatial == "serial":
+            return self.serial_params_at(key, arg, hyper, y_hat)
         j, phase = divmod(key, self.steps_per_chunk())
         mu, sigma = self.chunk_params(j, phase, hyper, y_hat)
         start, stop = self.chunks()[j]
         pad = ((0, 0), (0, 0), (0, 0), (start, self.M - stop))
         return jnp.pad(mu, pad), jnp.pad(sigma, pad, constant_values=1.0)
+
+    def serial_params_at(self, j: int, position, hyper: jax.Array, y_hat: jax.Array):
+        """(mu, sigma), each (chunk channels,), of chunk j at one position (row-major)."""
+        start, stop = self.chunks()[j]
+        h, w = y_hat.shape[1:3]
+        r, c = position // w, position % w
+        padded = jnp.pad(y_hat, ((0, 0), (2, 2), (2, 2), (0, 0)))
+        window = jax.lax.dynamic_slice(padded, (0, r, c, 0), (1, 5, 5, self.M))
+        features = [jax.lax.dynamic_slice(hyper, (0, r, c, 0), (1, 1, 1, hyper.shape[-1]))]
+        if j > 0:
+            rows, cols = r - 1 + jnp.arange(3), c - 1 + jnp.arange(3)
+            inside = (((rows >= 0) & (rows < h))[:, None] & ((cols >= 0) & (cols < w))[None])
+            features.append(self.channel_ctx[j - 1].at(window[..., :start],
+                                                       inside.astype(y_hat.dtype)))
+        features.append(self.serial_ctx[j].at(window[..., start:stop]))
+        mu, sigma = self.serial_net[j](jnp.concatenate(features, axis=-1))
+        return mu[0, 0, 0], sigma[0, 0, 0]
 
     # -------------------------------------------------------------- training forward
     def __call__(self, y: jax.Array, hyper: jax.Array, train: bool):
