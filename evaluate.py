@@ -5,6 +5,10 @@
 Several ``--ckpt`` flags (a lambda sweep) make one rate-distortion curve.
 """
 
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before JAX sets 1: TF's CUDA noise off
+
 from absl import app, flags, logging
 
 from laplace_codec import evaluation
