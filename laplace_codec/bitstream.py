@@ -39,7 +39,7 @@ from laplace_codec.errors import FormatError
 
 MAGIC = b"LGCF"
 FORMAT_VERSION = 1
-MAX_PIXELS = 1 << 28  # 16384 x 16384; larger headers are refused before allocating
+MAX_PIXELS = 1 << 26  # 8192 x 8192 after padding; larger headers are refused before allocating
 MAX_STREAMS = 64
 
 _FIXED = struct.Struct("<IIBBHHIHB")  # H, W, channels, depth, pad_h, pad_w, seed, steps, k
@@ -132,8 +132,9 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
         raise FormatError("header is corrupted (model name is not UTF-8)") from None
     if channels != 3 or depth != 8:
         raise FormatError(f"unsupported image layout: {channels} channels, {depth} bits")
-    if not (1 <= h and 1 <= w and h * w <= MAX_PIXELS):
-        raise FormatError(f"implausible image size {h}x{w} in header")
+    if not (1 <= h and 1 <= w and (h + pad_h) * (w + pad_w) <= MAX_PIXELS):
+        raise FormatError(f"implausible image size {h}x{w} (padded by {pad_h}, {pad_w}) in "
+                          f"header: this build decodes at most {MAX_PIXELS} pixels")
     if not (1 <= k <= MAX_STREAMS):
         raise FormatError(f"implausible stream count {k} in header")
     payload = data[r.pos:]

@@ -152,6 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         _log(f"laplace-codec: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "))
         return 2
+    except MemoryError:
+        _log("laplace-codec: error: out of memory (the image is too large for this machine)")
+        return 2
+    except RuntimeError as e:  # XLA reports exhausted memory as XlaRuntimeError
+        if "RESOURCE_EXHAUSTED" not in str(e):
+            raise
+        _log("laplace-codec: error: out of memory (the image is too large for this machine)")
+        return 2
     except KeyboardInterrupt:
         _log("laplace-codec: interrupted; no output was written")
         return 130

@@ -117,10 +117,10 @@ class Codec:
         tables = self._require_tables()
         x = images.as_rgb_uint8(image)
         height, width = x.shape[:2]
-        if height * width > bitstream.MAX_PIXELS:
-            raise images.InputError(f"image of {height}x{width} pixels exceeds the format's "
-                                    f"limit of {bitstream.MAX_PIXELS} pixels")
         xp, pad_h, pad_w = pad_image(x)
+        if xp.shape[0] * xp.shape[1] > bitstream.MAX_PIXELS:
+            raise images.InputError(f"image of {height}x{width} pixels exceeds the format's "
+                                    f"limit of {bitstream.MAX_PIXELS} pixels (after padding)")
         t0 = time.perf_counter()
         y, z = self._analyze(self.params, jnp.asarray(xp[None], jnp.float32) / 127.5 - 1.0)
         y, z = np.asarray(y), np.asarray(z)
@@ -261,6 +261,10 @@ def load(path: str, name: str | None = None) -> Codec:
     """Loads a trained codec from a checkpoint (a training workdir or one of its steps)."""
     ckpt = checkpoint.load(path)
     config = ckpt["config"]
-    model = model_lib.from_config(config.model)
+    try:
+        model = model_lib.from_config(config.model)
+    except (ValueError, AttributeError, KeyError, TypeError) as e:
+        raise CheckpointError(f"checkpoint {ckpt['directory']} has an unusable model config: "
+                              f"{e}") from None
     tables = CodingTables.from_dict(ckpt["tables"]) if ckpt["tables"] is not None else None
     return Codec(model, ckpt["params"], tables, name or config.get("name", "laplace_codec"))

@@ -67,12 +67,13 @@ def make_dataset(config: ml_collections.ConfigDict, seed: int, start_step: int =
     count = len(imgs)
 
     def example(i):
-        key = tf.stack([tf.constant(seed, tf.int64), i])
+        # Three independent stateless keys per example: (seed, 3i), (seed, 3i + 1), ...
+        key = tf.stack([tf.constant(seed, tf.int64), 3 * i])
         k = tf.random.stateless_uniform([], key, 0, count, dtype=tf.int64)
         shape = shapes[k]
         img = tf.reshape(flat[offsets[k]:offsets[k] + tf.reduce_prod(shape)], shape)
-        img = tf.image.stateless_random_crop(img, [crop, crop, 3], key + 1)
-        img = tf.image.stateless_random_flip_left_right(img, key + 2)
+        img = tf.image.stateless_random_crop(img, [crop, crop, 3], key + [0, 1])
+        img = tf.image.stateless_random_flip_left_right(img, key + [0, 2])
         return img
 
     def global_index(step):

@@ -87,8 +87,13 @@ def read_image(path: str) -> np.ndarray:
         raise InputError(f"input is a directory, not an image: {path}")
     if os.path.getsize(path) == 0:
         raise InputError(f"input file is empty: {path}")
+    from laplace_codec.bitstream import MAX_PIXELS
+
     try:
         with Image.open(path) as im:
+            if im.size[0] * im.size[1] > MAX_PIXELS:
+                raise InputError(f"image {path} has {im.size[0]}x{im.size[1]} pixels; the "
+                                 f"codec takes at most {MAX_PIXELS}")
             im = ImageOps.exif_transpose(im)
             mode = im.mode
             if mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -102,6 +107,8 @@ def read_image(path: str) -> np.ndarray:
             return np.ascontiguousarray(np.asarray(im.convert("RGB")))
     except UnidentifiedImageError:
         raise InputError(f"not an image file Pillow can read: {path}") from None
+    except Image.DecompressionBombError as e:
+        raise InputError(f"refusing {path}: {e}") from None
     except (OSError, SyntaxError, ValueError) as e:
         if isinstance(e, InputError):
             raise

@@ -77,10 +77,21 @@ def point_name(point: Point) -> str:
     return ",".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in point.items()) or "default"
 
 
+TRAIN_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "train.py")
+
+
 def commands(sweep_file: str, workdir: str, extra: list[str]) -> list[list[str]]:
+    points = load_points(sweep_file)
+    names = [point_name(p) for p in points]
+    clash = {n for n in names if names.count(n) > 1}
+    if clash:
+        raise SystemExit(f"{sweep_file}: several points are named {sorted(clash)}; the last "
+                         f"component of each key must tell the points apart")
+    if not os.path.exists(TRAIN_PY):
+        raise SystemExit(f"train.py not found at {TRAIN_PY}: run sweeps from a checkout")
     out = []
-    for point in load_points(sweep_file):
-        cmd = [sys.executable, "train.py", f"--config={sweep_file}",
+    for point in points:
+        cmd = [sys.executable, TRAIN_PY, f"--config={sweep_file}",
                f"--workdir={os.path.join(workdir, point_name(point))}"]
         cmd += [f"--{k}={v}" for k, v in point.items()] + list(extra)
         out.append(cmd)

@@ -99,10 +99,15 @@ def make_train_step(model, config, mesh: Mesh):
                    out_shardings=(replicated, replicated), donate_argnums=donate), batch_sharding
 
 
+@functools.cache
+def _logits_fn(model: model_lib.CompressionModel):
+    return jax.jit(lambda p, v: model.apply({"params": p}, v, method=model.z_logits_cdf))
+
+
 def tables_for(model: model_lib.CompressionModel, params) -> CodingTables:
     """Builds the coding tables of trained parameters (once; saved with the checkpoint)."""
-    logits = jax.jit(lambda v: model.apply({"params": params}, v, method=model.z_logits_cdf))
-    return build_tables(lambda v: np.asarray(logits(jnp.asarray(v))), model.N)
+    logits = _logits_fn(model)
+    return build_tables(lambda v: np.asarray(logits(params, jnp.asarray(v))), model.N)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:

@@ -98,3 +98,20 @@ def test_unusable_inputs_are_refused_with_a_clear_error(codec, bad, message):
         warnings.simplefilter("ignore")
         with pytest.raises(InputError, match=message):
             codec.compress(bad)
+
+
+def test_image_file_claiming_huge_size_is_refused_before_decoding(tmp_path):
+    import struct
+    import zlib
+
+    from laplace_codec import images
+
+    def chunk(kind, payload):
+        return (struct.pack(">I", len(payload)) + kind + payload
+                + struct.pack(">I", zlib.crc32(kind + payload)))
+
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
+    path = tmp_path / "bomb.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    with pytest.raises(InputError):
+        images.read_image(str(path))
