@@ -46,7 +46,20 @@ class CodingTables:
             raise CheckpointError(f"coding tables are incomplete (missing {', '.join(missing)})")
         dtypes = dict(z_lookup=np.int32, z_offset=np.int32, y_lookup=np.int32,
                       y_offset=np.int32, scale_edges=np.float32)
-        return cls(**{k: np.asarray(d[k]).astype(dtypes[k]) for k in cls.FIELDS})
+        tables = cls(**{k: np.asarray(d[k]).astype(dtypes[k]) for k in cls.FIELDS})
+        for name in ("z_lookup", "y_lookup"):
+            lookup = getattr(tables, name)
+            if lookup.ndim != 2 or not np.all((lookup[:, 0] >= 1) & (lookup[:, 0] <= 16)):
+                raise CheckpointError(
+                    f"coding table {name} is not in this version's format (precision column "
+                    f"outside 1..16); rebuild the tables with `laplace-codec build-tables "
+                    f"--ckpt DIR`")
+        if len(tables.y_offset) != len(tables.y_lookup) or \
+                len(tables.scale_edges) != len(tables.y_lookup) - 1 or \
+                len(tables.z_offset) != len(tables.z_lookup):
+            raise CheckpointError("coding tables are inconsistent (row counts differ); rebuild "
+                                  "them with `laplace-codec build-tables --ckpt DIR`")
+        return tables
 
     def digest(self) -> bytes:
         h = hashlib.sha256()
