@@ -15,11 +15,18 @@ from laplace_codec import training
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/base.py", "Training config file.")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/default", "Directory for checkpoints and logs.")
+_MULTIHOST = flags.DEFINE_bool(
+    "multihost", False, "Call jax.distributed.initialize() first (one process per host; "
+    "coordinator, process count and id from the cluster environment or JAX_* variables).")
 
 
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # orbax and clu are chatty at INFO
+    if _MULTIHOST.value:
+        import jax
+
+        jax.distributed.initialize()
     summary = training.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
     print(training.summary_line(summary), flush=True)
 

@@ -47,10 +47,22 @@ def get_config() -> ml_collections.ConfigDict:
     config.optim.final_learning_rate = 1e-7
     config.optim.decay_start = 0.8  # fraction of num_steps before the cosine decay begins
     config.optim.grad_clip = 1.0
+    config.optim.max_nonfinite = 20  # steps with a non-finite loss or gradient, then stop
+
+    config.mesh = ml_collections.ConfigDict()
+    config.mesh.devices = 0  # devices on the "data" axis; 0: all
 
     config.train = ml_collections.ConfigDict()
     config.train.num_steps = 2_400_000
     config.train.log_every = 100
     config.train.checkpoint_every = 5000
     config.train.keep_checkpoints = 3
+    config.train.shard_params = False  # FSDP: split large state arrays over the data axis
+    config.train.ema_decay = 0.0  # > 0 keeps an EMA of the weights (used for evaluation)
+
+    config.eval = ml_collections.ConfigDict()
+    config.eval.glob = ""  # held-out images for periodic evaluation; empty: none
+    config.eval.every = 5000
+    config.eval.crop = 256
+    config.eval.max_images = 4
     return config

@@ -4,10 +4,19 @@ Objective (paper eq. before 12, with D the MSE of images in [-1, 1]):
 ``L = D + lmbda * R``, R in bits per pixel from the likelihoods of y and z.
 
 The train step is ``jax.jit`` with shardings on a device mesh (a ``data`` axis over all
-devices: batches split along it, state replicated), so the same code runs on this CPU and
-on many accelerators. Checkpoints (with coding tables) are written by orbax every
-``train.checkpoint_every`` steps and at the end; a restarted run resumes from the latest one,
-with the data pipeline repositioned at that step.
+devices, or ``mesh.devices`` of them): batches are split along it; the state is replicated,
+or, with ``train.shard_params``, every large array of it (parameters, optimizer moments, EMA)
+is split along its largest divisible axis (FSDP style) and XLA gathers what each step needs.
+The same code runs on this CPU, on one accelerator, and on many hosts after
+``jax.distributed.initialize()`` (``train.py --multihost``), each process reading its own
+slice of every batch.
+
+Logged metrics go to TensorBoard, to stdout and to ``metrics.jsonl`` in the workdir (one
+record per logged step, exact floats). Checkpoints (with coding tables) are written by orbax every ``train.checkpoint_every`` steps
+and at the end; a restarted run resumes from the latest one with the data pipeline at that
+step and the same RNG stream, so it continues with the losses an uninterrupted run would
+have had. A step whose loss or gradient is not finite leaves the state unchanged and is
+counted; after ``optim.max_nonfinite`` such steps the run stops with a message.
 """
 
 from __future__ import annotations
@@ -38,11 +47,16 @@ def learning_rate_schedule(optim: ml_collections.ConfigDict, num_steps: int):
     ], [start])
 
 
+class TrainingError(RuntimeError):
+    """Training cannot go on (for instance, too many non-finite steps)."""
+
+
 def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
     tx = optax.chain(optax.clip_by_global_norm(config.optim.grad_clip),
                      optax.adam(learning_rate_schedule(config.optim, config.train.num_steps)))
-    # A non-finite gradient leaves the parameters untouched (the step is counted as skipped).
-    return optax.apply_if_finite(tx, max_consecutive_errors=config.optim.get("max_nonfinite", 20))
+    # A non-finite gradient leaves parameters and moments untouched and is counted; the
+    # host stops the run (train_and_evaluate), so the wrapper must never give up by itself.
+    return optax.apply_if_finite(tx, max_consecutive_errors=2**31 - 1)
 
 
 def rate_distortion(model, params, batch: jax.Array, rng: jax.Array, lmbda: float):
@@ -59,8 +73,32 @@ def rate_distortion(model, params, batch: jax.Array, rng: jax.Array, lmbda: floa
     return loss, dict(loss=loss, bpp=bpp, bpp_z=bits_z / num_pixels, mse=mse, psnr=psnr)
 
 
-def make_mesh() -> Mesh:
-    return Mesh(np.asarray(jax.devices()), ("data",))
+def make_mesh(num_devices: int = 0, devices=None) -> Mesh:
+    """A 1-D mesh with axis ``data`` over ``num_devices`` devices (0: all of them)."""
+    devices = list(devices if devices is not None else jax.devices())
+    if num_devices:
+        if num_devices > len(devices):
+            raise ValueError(f"mesh.devices = {num_devices}, but only {len(devices)} devices")
+        devices = devices[:num_devices]
+    return Mesh(np.asarray(devices), ("data",))
+
+
+def state_shardings(state, mesh: Mesh, shard_params: bool = False, min_size: int = 2**14):
+    """Sharding of every state leaf: replicated, or (``shard_params``) split along the
+    largest axis divisible by the mesh size for arrays of at least ``min_size`` elements."""
+
+    def rule(leaf):
+        shape = np.shape(leaf)
+        if not shard_params or np.prod(shape, dtype=np.int64) < min_size:
+            return NamedSharding(mesh, P())
+        axes = [a for a in np.argsort(shape)[::-1] if shape[a] % mesh.size == 0]
+        if not axes:
+            return NamedSharding(mesh, P())
+        spec = [None] * len(shape)
+        spec[axes[0]] = "data"
+        return NamedSharding(mesh, P(*spec))
+
+    return jax.tree_util.tree_map(rule, state)
 
 
 def init_state(model, config, rng):
@@ -69,15 +107,22 @@ def init_state(model, config, rng):
     variables = model.init({"params": params_rng, "noise": noise_rng},
                            jnp.zeros((1, crop, crop, 3)), train=True)
     tx = make_optimizer(config)
-    return dict(params=variables["params"], opt_state=tx.init(variables["params"]),
-                step=jnp.asarray(0, jnp.int32), rng=rng)
+    state = dict(params=variables["params"], opt_state=tx.init(variables["params"]),
+                 step=jnp.asarray(0, jnp.int32), rng=rng)
+    if config.train.get("ema_decay", 0.0):
+        state["ema_params"] = variables["params"]
+    return state
 
 
-def make_train_step(model, config, mesh: Mesh):
+def make_train_step(model, config, mesh: Mesh, state_sharding=None):
+    """(jitted step, batch sharding); ``state_sharding`` defaults to replicated."""
     tx = make_optimizer(config)
     lmbda = config.loss.lmbda
+    ema_decay = config.train.get("ema_decay", 0.0)
     replicated = NamedSharding(mesh, P())
     batch_sharding = NamedSharding(mesh, P("data"))
+    if state_sharding is None:
+        state_sharding = replicated
 
     def step_fn(state, batch):
         rng = jax.random.fold_in(state["rng"], state["step"])
@@ -88,15 +133,19 @@ def make_train_step(model, config, mesh: Mesh):
         params = optax.apply_updates(state["params"], updates)
         metrics["grad_norm"] = optax.global_norm(grads)
         metrics["skipped_steps"] = opt_state.total_notfinite
-        return dict(params=params, opt_state=opt_state, step=state["step"] + 1,
-                    rng=state["rng"]), metrics
+        new = dict(state, params=params, opt_state=opt_state, step=state["step"] + 1)
+        if ema_decay:
+            new["ema_params"] = optax.incremental_update(params, state["ema_params"],
+                                                         1.0 - ema_decay)
+        return new, metrics
 
     # Donating the state halves its memory, but on XLA:CPU (jaxlib 0.5.3) an executable with
     # donated buffers reloaded from the persistent compilation cache corrupts its outputs or
     # aborts (seen here), so donation is for accelerators only.
     donate = (0,) if jax.default_backend() != "cpu" else ()
-    return jax.jit(step_fn, in_shardings=(replicated, batch_sharding),
-                   out_shardings=(replicated, replicated), donate_argnums=donate), batch_sharding
+    return jax.jit(step_fn, in_shardings=(state_sharding, batch_sharding),
+                   out_shardings=(state_sharding, replicated),
+                   donate_argnums=donate), batch_sharding
 
 
 @functools.cache
@@ -116,19 +165,24 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
     os.makedirs(workdir, exist_ok=True)
     model = model_lib.from_config(config.model)
-    mesh = make_mesh()
+    mesh = make_mesh(config.get("mesh", {}).get("devices", 0))
     if config.data.batch_size % mesh.size:
         raise ValueError(f"data.batch_size {config.data.batch_size} must be a multiple of the "
                          f"{mesh.size} devices")
-    train_step, batch_sharding = make_train_step(model, config, mesh)
     state = init_state(model, config, jax.random.PRNGKey(config.seed))
+    sharding = state_shardings(state, mesh, config.train.get("shard_params", False))
+    train_step, batch_sharding = make_train_step(model, config, mesh, sharding)
     mngr = checkpoint.manager(os.path.join(workdir, "checkpoints"),
                               max_to_keep=config.train.keep_checkpoints)
     start = mngr.latest_step() or 0
     if start:
-        state = checkpoint.restore_state(mngr, start, state)
+        target = jax.tree_util.tree_map(
+            lambda x, s: jax.ShapeDtypeStruct(np.shape(x), jnp.asarray(x).dtype, sharding=s),
+            state, sharding)
+        state = checkpoint.restore_state(mngr, start, target)
         print(f"resumed from step {start} in {workdir}", flush=True)
-    state = jax.device_put(state, NamedSharding(mesh, P()))
+    state = jax.device_put(state, sharding)
+    max_nonfinite = config.optim.get("max_nonfinite", 20)
 
     is_main = jax.process_index() == 0
     writer = metric_writers.create_default_writer(workdir, just_logging=not is_main)
@@ -139,10 +193,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     batches = data.make_dataset(config.data, config.seed, start, jax.process_index(),
                                 jax.process_count())
 
+    evaluate = make_evaluator(model, config, writer if is_main else None)
+
     def save(step):
-        params = jax.device_get(state["params"])
+        from jax.experimental import multihost_utils
+
+        params = multihost_utils.process_allgather(state["params"], tiled=True)
         tables = tables_for(model, params)
-        checkpoint.save(mngr, step, jax.device_get(state), tables.to_dict(), config)
+        checkpoint.save(mngr, step, state, tables.to_dict(), config)
 
     metrics, history = None, []
     t_start = time.time()
@@ -150,14 +208,27 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         batch = jax.make_array_from_process_local_data(batch_sharding, next(batches))
         state, metrics = train_step(state, batch)
         report(step)
-        if step % config.train.log_every == 0 or step == num_steps:
+        last_step = step == num_steps
+        if step % config.train.log_every == 0 or step % config.train.checkpoint_every == 0 \
+                or last_step:
             metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+            if metrics["skipped_steps"] > max_nonfinite:
+                raise TrainingError(
+                    f"stopping at step {step}: {int(metrics['skipped_steps'])} steps had a "
+                    f"non-finite loss or gradient (optim.max_nonfinite = {max_nonfinite}); "
+                    f"the latest checkpoint holds the last finite state. Lower the learning "
+                    f"rate or check the data.")
+        if step % config.train.log_every == 0 or last_step:
             history.append((step, metrics))
             writer.write_scalars(step, metrics)
+            if is_main:
+                _append_jsonl(os.path.join(workdir, "metrics.jsonl"), dict(step=step, **metrics))
             print(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()),
                   flush=True)
         if step % config.train.checkpoint_every == 0 and step != num_steps:
             save(step)
+        if evaluate and (step % config.eval.every == 0 or last_step):
+            evaluate(step, state)
     if num_steps > start:
         save(num_steps)
     mngr.wait_until_finished()
@@ -166,6 +237,56 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
     elapsed = time.time() - t_start
     return dict(last=metrics, history=history, seconds=elapsed, steps=num_steps - start)
+
+
+def _append_jsonl(path: str, record: dict) -> None:
+    import json
+
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def make_evaluator(model, config: ml_collections.ConfigDict, writer):
+    """Periodic evaluation on held-out images (``eval.glob``): center crops of ``eval.crop``
+    through the model (rounded latents, estimated rate); writes eval/bpp and eval/psnr, and
+    original | reconstruction images to TensorBoard. None when no folder is configured."""
+    if not config.get("eval") or not config.eval.glob:
+        return None
+    from laplace_codec import images as images_lib
+
+    crop = config.eval.crop
+    batch = []
+    for path in data.image_files(config.eval.glob)[:config.eval.max_images]:
+        x = images_lib.read_image(path)
+        if min(x.shape[:2]) < crop:
+            continue
+        top, left = (x.shape[0] - crop) // 2, (x.shape[1] - crop) // 2
+        batch.append(x[top:top + crop, left:left + crop])
+    if not batch:
+        raise ValueError(f"no image in {config.eval.glob!r} is at least {crop} pixels wide")
+    batch = np.stack(batch)
+
+    @jax.jit
+    def forward(params):
+        x = jnp.asarray(batch, jnp.float32) / 127.5 - 1.0
+        out = model.apply({"params": params}, x, train=False)
+        bits = -(jnp.sum(jnp.log2(out["y_likelihood"]), axis=(1, 2, 3))
+                 + jnp.sum(jnp.log2(out["z_likelihood"]), axis=(1, 2, 3)))
+        x_hat = jnp.clip(jnp.round((out["x_hat"] + 1.0) * 127.5), 0, 255)
+        mse = jnp.mean(jnp.square(x_hat - jnp.asarray(batch, jnp.float32)), axis=(1, 2, 3))
+        return bits / (crop * crop), 10.0 * jnp.log10(255.0 ** 2 / mse), x_hat.astype(jnp.uint8)
+
+    def evaluate(step, state):
+        bpp, psnr, x_hat = jax.device_get(forward(state.get("ema_params", state["params"])))
+        if writer is not None:
+            writer.write_scalars(step, {"eval/bpp": float(np.mean(bpp)),
+                                        "eval/psnr": float(np.mean(psnr))})
+            writer.write_images(step, {"eval/original|reconstruction":
+                                       np.concatenate([batch, x_hat], axis=2)})
+        print(f"eval at step {step}: {np.mean(bpp):.4f} bpp (estimated), PSNR "
+              f"{np.mean(psnr):.2f} dB on {len(batch)} held-out crops", flush=True)
+
+    return evaluate
 
 
 def _flatten(config: ml_collections.ConfigDict, prefix: str = "") -> dict:
