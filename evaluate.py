@@ -1,8 +1,11 @@
 """Evaluates checkpoints with real bitstreams:
 
-    python evaluate.py --ckpt runs/test --data '../shared/data/kodak/*.png' --out results.json
+    python evaluate.py --ckpt runs/test --data '../shared/data/kodak/*.png' --out results.json \
+        --classical=jpeg,webp,avif,jpegxl,heic --anchors=vtm,bpg,elic,mlicpp --plot rd.png
 
-Several ``--ckpt`` flags (a lambda sweep) make one rate-distortion curve.
+Several ``--ckpt`` flags (a lambda sweep) make one rate-distortion curve. Classical codecs
+run through the same harness at a quality sweep; anchors are bundled published figures;
+BD-rates are against ``--bd_anchor`` (VTM by default).
 """
 
 import os
@@ -17,12 +20,20 @@ _CKPT = flags.DEFINE_multi_string("ckpt", None, "Checkpoint (workdir or step); r
 _DATA = flags.DEFINE_string("data", "../shared/data/kodak/*.png", "Glob of images.")
 _OUT = flags.DEFINE_string("out", None, "Output JSON (CompressAI layout).")
 _NAME = flags.DEFINE_string("name", None, "Name of the curve in the JSON.")
+_CLASSICAL = flags.DEFINE_list("classical", [], "Classical codecs to run: jpeg, webp, avif, "
+                               "jpegxl, heic (the extra laplace_codec[classical]).")
+_ANCHORS = flags.DEFINE_list("anchors", [], "Published curves to add: vtm, bpg, elic, mlicpp, "
+                             "hific (Kodak figures).")
+_BD_ANCHOR = flags.DEFINE_list("bd_anchor", ["vtm"], "Anchors of the BD-rates.")
+_PLOT = flags.DEFINE_string("plot", None, "Write an RD plot (PNG) here.")
 
 
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    result = evaluation.evaluate(_CKPT.value, _DATA.value, _OUT.value, _NAME.value)
+    result = evaluation.evaluate(_CKPT.value, _DATA.value, _OUT.value, _NAME.value,
+                                 classical_codecs=_CLASSICAL.value, anchors=_ANCHORS.value,
+                                 bd_anchors=_BD_ANCHOR.value, plot=_PLOT.value)
     print(evaluation.table(result))
 
 

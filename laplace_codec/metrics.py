@@ -44,3 +44,12 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> float | None:
     value = tf.image.ssim_multiscale(tf.constant(a[None], tf.float32),
                                      tf.constant(b[None], tf.float32), max_val=255.0)
     return float(value.numpy()[0])
+
+
+def lpips(a: np.ndarray, b: np.ndarray, net: str = "alexnet") -> float:
+    """LPIPS distance (AlexNet by default) of two uint8 RGB images; 0 for identical ones."""
+    _check(a, b)
+    from laplace_codec.perceptual import lpips_fn
+
+    to_unit = lambda x: x[None].astype(np.float32) / 127.5 - 1.0  # noqa: E731
+    return float(np.asarray(lpips_fn(net)(to_unit(a), to_unit(b)))[0])
