@@ -23,6 +23,6 @@ def get_config():
     config.optim.decay_start = 0.5
     config.train.num_steps = 1200
     config.train.log_every = 100
-    config.train.checkpoint_every = 600
-    config.train.keep_checkpoints = 2
+    config.train.checkpoint_every = 400  # three numbered step folders: 400, 800, 1200
+    config.train.keep_checkpoints = 3
     return config

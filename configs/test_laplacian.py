@@ -16,5 +16,4 @@ def get_config():
     config.model.laplacian.width = 32
     config.model.laplacian.attention_dim = 16
     config.train.num_steps = 800  # its steps cost twice the hyperprior's, and compiling 45 s
-    config.train.checkpoint_every = 400
     return config

@@ -107,6 +107,32 @@ def test_a_killed_run_resumes_with_the_same_losses(tmp_path):
     assert resumed == reference  # bit-identical losses, killed or not
 
 
+def test_a_nan_in_a_batch_leaves_the_state_unchanged_and_is_counted():
+    import jax
+
+    from laplace_codec import model as model_lib
+
+    config = make_test_config()
+    config.model.N, config.model.M = 8, 16
+    config.data.crop, config.data.batch_size = 64, 2
+    model = model_lib.from_config(config.model)
+    mesh = training.make_mesh(1)
+    step, sharding = training.make_train_step(model, config, mesh)
+    state = training.init_state(model, config, jax.random.PRNGKey(0))
+    batch = np.full((2, 64, 64, 3), 100.0, np.float32)
+    batch[1, 5, 7, 2] = np.nan
+    new, metrics = step(state, batch)
+    assert int(metrics["skipped_steps"]) == 1
+    for a, b in zip(jax.tree_util.tree_leaves(state["params"]),
+                    jax.tree_util.tree_leaves(new["params"])):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    batch[1, 5, 7, 2] = 100.0
+    new, metrics = step(new, batch)
+    assert int(metrics["skipped_steps"]) == 1  # a finite batch trains again
+    assert any(not np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(
+        jax.tree_util.tree_leaves(state["params"]), jax.tree_util.tree_leaves(new["params"])))
+
+
 def test_non_finite_steps_are_skipped_counted_and_stop_the_run(tmp_path):
     config = make_test_config()
     config.model.N, config.model.M = 8, 16
@@ -120,3 +146,11 @@ def test_non_finite_steps_are_skipped_counted_and_stop_the_run(tmp_path):
     leaves = [np.asarray(x) for x in __import__("jax").tree_util.tree_leaves(saved["params"])]
     assert all(np.all(np.isfinite(x)) for x in leaves)  # nothing non-finite was saved
     assert saved["step"] == 2  # steps 1 and 2 were saved (skipped), step 3 stopped the run
+
+
+def test_the_test_config_leaves_three_numbered_checkpoints(trained_workdir):
+    folder = os.path.join(trained_workdir, "checkpoints")
+    steps = sorted(int(d) for d in os.listdir(folder) if d.isdigit())
+    assert steps == [400, 800, 1200]
+    for step in steps:
+        assert os.path.isdir(os.path.join(folder, str(step), "tables"))

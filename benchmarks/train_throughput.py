@@ -1,9 +1,12 @@
-"""Training-step speed of a config on this machine: compile time and steps per second.
+"""Training throughput of the CPU-sized configs on this machine, compile excluded.
 
-    python benchmarks/train_speed.py --config configs/cpu/laplacian.py [--steps 20]
+    python benchmarks/train_throughput.py [--config configs/cpu/laplacian.py ...] [--steps 20]
 
-Uses random uint8 batches of the config's crop and batch size (the input pipeline is not
-timed). The last line is JSON: {"config", "compile_s", "step_s", "images_per_s"}.
+By default measures configs/cpu/hyperprior.py and configs/cpu/laplacian.py (the diffusion
+decoder's config joins when it exists). Random uint8 batches of each config's crop and batch
+size (the input pipeline is not timed); the state is committed to the mesh as in training,
+and a second untimed step checks that nothing compiles again. The last line is JSON:
+{"<config name>": {"compile_s", "step_s", "images_per_s"}, ...}.
 """
 
 import argparse
@@ -16,7 +19,8 @@ import time
 import jax
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
 
 from laplace_codec import model as model_lib  # noqa: E402
 from laplace_codec import training  # noqa: E402
@@ -24,15 +28,25 @@ from laplace_codec import training  # noqa: E402
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
+    parser.add_argument("--config", nargs="+",
+                        default=[os.path.join(REPO, "configs", "cpu", "hyperprior.py"),
+                                 os.path.join(REPO, "configs", "cpu", "laplacian.py")])
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("overrides", nargs="*", help="key=value config overrides")
+    parser.add_argument("--set", nargs="*", default=[], help="key=value config overrides")
     args = parser.parse_args()
-    spec = importlib.util.spec_from_file_location("bench_config", args.config)
+    results = {}
+    for path in args.config:
+        name, figures = measure(path, args.steps, args.set)
+        results[name] = figures
+    print(json.dumps(results))
+
+
+def measure(path: str, steps: int, overrides: list[str]):
+    spec = importlib.util.spec_from_file_location("bench_config", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     config = module.get_config()
-    for item in args.overrides:
+    for item in overrides:
         key, value = item.split("=", 1)
         target = config
         *path, last = key.split(".")
@@ -55,15 +69,14 @@ def main():
     state, metrics = step(state, batch)  # must not compile again
     jax.block_until_ready(metrics)
     t0 = time.perf_counter()
-    for _ in range(args.steps):
+    for _ in range(steps):
         state, metrics = step(state, batch)
     jax.block_until_ready(metrics)
-    step_s = (time.perf_counter() - t0) / args.steps
+    step_s = (time.perf_counter() - t0) / steps
     print(f"{config.name}: compile {compile_s:.1f} s, {step_s:.3f} s/step, "
-          f"{config.data.batch_size / step_s:.1f} images/s ({shape})")
-    print(json.dumps(dict(config=config.name, compile_s=round(compile_s, 2),
-                          step_s=round(step_s, 4),
-                          images_per_s=round(config.data.batch_size / step_s, 2))))
+          f"{config.data.batch_size / step_s:.1f} images/s ({shape})", flush=True)
+    return config.name, dict(compile_s=round(compile_s, 2), step_s=round(step_s, 4),
+                             images_per_s=round(config.data.batch_size / step_s, 2))
 
 
 if __name__ == "__main__":
