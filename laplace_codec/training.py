@@ -204,34 +204,37 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
     metrics, history = None, []
     t_start = time.time()
-    for step in range(start + 1, num_steps + 1):
-        batch = jax.make_array_from_process_local_data(batch_sharding, next(batches))
-        state, metrics = train_step(state, batch)
-        report(step)
-        last_step = step == num_steps
-        if step % config.train.log_every == 0 or step % config.train.checkpoint_every == 0 \
-                or last_step:
-            metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
-            if metrics["skipped_steps"] > max_nonfinite:
-                raise TrainingError(
-                    f"stopping at step {step}: {int(metrics['skipped_steps'])} steps had a "
-                    f"non-finite loss or gradient (optim.max_nonfinite = {max_nonfinite}); "
-                    f"the latest checkpoint holds the last finite state. Lower the learning "
-                    f"rate or check the data.")
-        if step % config.train.log_every == 0 or last_step:
-            history.append((step, metrics))
-            writer.write_scalars(step, metrics)
-            if is_main:
-                _append_jsonl(os.path.join(workdir, "metrics.jsonl"), dict(step=step, **metrics))
-            print(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()),
-                  flush=True)
-        if step % config.train.checkpoint_every == 0 and step != num_steps:
-            save(step)
-        if evaluate and (step % config.eval.every == 0 or last_step):
-            evaluate(step, state)
-    if num_steps > start:
-        save(num_steps)
-    mngr.wait_until_finished()
+    try:
+        for step in range(start + 1, num_steps + 1):
+            batch = jax.make_array_from_process_local_data(batch_sharding, next(batches))
+            state, metrics = train_step(state, batch)
+            report(step)
+            last_step = step == num_steps
+            if step % config.train.log_every == 0 or step % config.train.checkpoint_every == 0 \
+                    or last_step:
+                metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
+                if metrics["skipped_steps"] > max_nonfinite:
+                    raise TrainingError(
+                        f"stopping at step {step}: {int(metrics['skipped_steps'])} steps had a "
+                        f"non-finite loss or gradient (optim.max_nonfinite = {max_nonfinite}); "
+                        f"the latest checkpoint holds the last finite state. Lower the learning "
+                        f"rate or check the data.")
+            if step % config.train.log_every == 0 or last_step:
+                history.append((step, metrics))
+                writer.write_scalars(step, metrics)
+                if is_main:
+                    _append_jsonl(os.path.join(workdir, "metrics.jsonl"),
+                                  dict(step=step, **metrics))
+                print(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()),
+                      flush=True)
+            if step % config.train.checkpoint_every == 0 and step != num_steps:
+                save(step)
+            if evaluate and (step % config.eval.every == 0 or last_step):
+                evaluate(step, state)
+        if num_steps > start:
+            save(num_steps)
+    finally:  # a pending asynchronous save completes even if training stops
+        mngr.wait_until_finished()
     writer.flush()
     if metrics is not None and not isinstance(metrics.get("loss"), float):
         metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
