@@ -119,6 +119,9 @@ def atomic_write(path: str, data: bytes) -> None:
     """Writes ``data`` to ``path`` through a temporary file and a rename: never partial."""
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions of a new file
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -115,3 +115,17 @@ def test_image_file_claiming_huge_size_is_refused_before_decoding(tmp_path):
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
     with pytest.raises(InputError):
         images.read_image(str(path))
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    import os
+
+    from laplace_codec import images
+
+    path = tmp_path / "x.bin"
+    images.atomic_write(str(path), b"abc")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.read_bytes() == b"abc"
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~umask)
+    assert [p.name for p in tmp_path.iterdir()] == ["x.bin"]  # no temporary left behind
