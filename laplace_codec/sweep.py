@@ -93,7 +93,10 @@ def commands(sweep_file: str, workdir: str, extra: list[str]) -> list[list[str]]
     for point in points:
         cmd = [sys.executable, TRAIN_PY, f"--config={sweep_file}",
                f"--workdir={os.path.join(workdir, point_name(point))}"]
-        cmd += [f"--{k}={v}" for k, v in point.items()] + list(extra)
+        cmd += [f"--{k}={v}" for k, v in point.items()]
+        if "config.name" not in point:  # the name files and logs carry
+            cmd.append(f"--config.name={point_name(point)}")
+        cmd += list(extra)
         out.append(cmd)
     return out
 

@@ -1,0 +1,34 @@
+"""Sweep files: the point vocabulary and the commands they expand to."""
+
+import pytest
+
+from laplace_codec import sweep
+from tests.conftest import REPO
+
+H = sweep.Hyper()
+
+
+def test_product_zip_and_chain_build_the_expected_points():
+    points = H.product([H.sweep("config.a", [1, 2]), H.sweep("config.b", ["x", "y"])])
+    assert points == [{"config.a": 1, "config.b": "x"}, {"config.a": 1, "config.b": "y"},
+                      {"config.a": 2, "config.b": "x"}, {"config.a": 2, "config.b": "y"}]
+    assert H.zipit([H.sweep("config.a", [1, 2]), H.sweep("config.b", [3, 4])]) == [
+        {"config.a": 1, "config.b": 3}, {"config.a": 2, "config.b": 4}]
+    assert H.chainit([H.fixed("config.a", 0), H.sweep("config.a", [1])]) == [
+        {"config.a": 0}, {"config.a": 1}]
+    with pytest.raises(ValueError):
+        H.zipit([H.sweep("config.a", [1, 2]), H.sweep("config.b", [3])])
+
+
+def test_the_ablation_sweeps_expand_to_named_train_commands():
+    cmds = sweep.commands(str(REPO / "configs/sweeps/context.py"), "runs/x", [])
+    workdirs = [c[3] for c in cmds]
+    assert workdirs == [
+        "--workdir=runs/x/entropy=hyperprior",
+        "--workdir=runs/x/entropy=laplacian,spatial=none",
+        "--workdir=runs/x/entropy=laplacian,spatial=local",
+        "--workdir=runs/x/entropy=laplacian,spatial=local_global,position=laplacian"]
+    assert "--config.model.laplacian.spatial=local" in cmds[2]
+    assert "--config.name=entropy=hyperprior" in cmds[0]
+    pe = sweep.commands(str(REPO / "configs/sweeps/pe.py"), "runs/x", [])
+    assert pe[-1][3] == workdirs[-1]  # the shared point trains once for both tables
