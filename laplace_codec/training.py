@@ -249,7 +249,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     def save(step):
         from jax.experimental import multihost_utils
 
-        params = multihost_utils.process_allgather(state["params"], tiled=True)
+        # The deployed weights are the EMA when there is one; their tables go with them.
+        params = multihost_utils.process_allgather(state.get("ema_params", state["params"]),
+                                                   tiled=True)
         tables = tables_for(model, params)
         checkpoint.save(mngr, step, state, tables.to_dict(), config)
 
