@@ -2,8 +2,8 @@
 
     python benchmarks/train_throughput.py [--config configs/cpu/laplacian.py ...] [--steps 20]
 
-By default measures configs/cpu/hyperprior.py and configs/cpu/laplacian.py (the diffusion
-decoder's config joins when it exists). Random uint8 batches of each config's crop and batch
+By default measures configs/cpu/hyperprior.py, configs/cpu/laplacian.py and
+configs/cpu/diffusion.py. Random uint8 batches of each config's crop and batch
 size (the input pipeline is not timed); the state is committed to the mesh as in training,
 and a second untimed step checks that nothing compiles again. The last line is JSON:
 {"<config name>": {"compile_s", "step_s", "images_per_s"}, ...}.
@@ -30,7 +30,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", nargs="+",
                         default=[os.path.join(REPO, "configs", "cpu", "hyperprior.py"),
-                                 os.path.join(REPO, "configs", "cpu", "laplacian.py")])
+                                 os.path.join(REPO, "configs", "cpu", "laplacian.py"),
+                                 os.path.join(REPO, "configs", "cpu", "diffusion.py")])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--set", nargs="*", default=[], help="key=value config overrides")
     args = parser.parse_args()

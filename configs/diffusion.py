@@ -34,7 +34,6 @@ def diffusion_options() -> ml_collections.ConfigDict:
         attention_levels=(2, 3),  # linear attention at H/4 and H/8
         heads=4,
         head_dim=32,
-        cond_widths=(256, 192, 128, 64),  # y_hat pyramid at H/8, H/4, H/2, H
         steps=500,  # default sampling steps (a file's header records the ones it used)
         sampler="ancestral",  # or "ddim" (deterministic, eta = 0)
     ))

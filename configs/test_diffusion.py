@@ -16,7 +16,7 @@ def get_config():
     config.model.diffusion = diffusion.diffusion_options()
     config.model.diffusion.update(width=8, res_blocks=1, attention_levels=(3,), heads=2,
                                   head_dim=8, multipliers=(1, 2, 2, 2),
-                                  cond_widths=(16, 16, 8, 8), steps=4)
+                                  steps=4)
     config.loss.beta = 0.9
     config.loss.lpips_net = "alexnet"
     config.train.num_steps = 40

@@ -2,13 +2,17 @@
 a pyramid of y_hat features (paper section 3.3 and its appendix; the design of CDC, Yang &
 Mandt 2022, which the paper's code follows).
 
-- ``ConditionPyramid``: a ``g_s``-like stack of sub-pixel upsampling stages that turns y_hat
-  (H/16) into features at H/8, H/4, H/2 and H.
+The pyramid is the synthesis transform ``g_s`` itself (``SynthesisTransform(pyramid=True)``):
+its features at H/8, H/4, H/2 and its image at H. So a diffusion codec holds every weight of
+an MSE codec of the same sizes, and ``train.init_from`` can start one from the other; the U-Net
+then learns what the MSE image lacks.
+
 - ``DenoisingUNet``: ``phi_theta(z_t, t, y_hat)`` of eq. 11. Levels at H, H/2, H/4, H/8; each
   level of the downward path takes the condition features of its resolution (concatenated),
   residual blocks with a time embedding, linear attention where configured, and sub-pixel
   upsampling (conv + depth-to-space) on the way up.
-- ``DiffusionDecoder`` ties them to a :class:`~laplace_codec.blur_diffusion.Schedule`.
+- ``DiffusionDecoder``: the U-Net with its :class:`~laplace_codec.blur_diffusion.Schedule`
+  and default sampling settings.
 
 All widths come from ``config.model.diffusion``.
 """
@@ -22,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from laplace_codec import blur_diffusion
-from laplace_codec.layers import GDN, Up, depth_to_space
+from laplace_codec.layers import depth_to_space
 
 
 def timestep_embedding(t: jax.Array, dim: int, scale: float = 1000.0) -> jax.Array:
@@ -69,20 +73,6 @@ class LinearAttention(nn.Module):
         context = jnp.einsum("bnhd,bnhe->bhde", k, v[:, :, 0])
         out = jnp.einsum("bnhd,bhde->bnhe", q, context).reshape(b, h, w, -1)
         return x + nn.Conv(c, (1, 1), kernel_init=nn.initializers.zeros)(out)
-
-
-class ConditionPyramid(nn.Module):
-    """y_hat (H/16) -> [features at H, H/2, H/4, H/8]; ``widths`` from H/8 up to H."""
-
-    widths: tuple = (128, 96, 64, 32)
-
-    @nn.compact
-    def __call__(self, y_hat: jax.Array) -> list[jax.Array]:
-        features, h = [], y_hat
-        for width in self.widths:
-            h = GDN(inverse=True)(Up(width)(h))
-            features.append(h)
-        return features[::-1]
 
 
 class DenoisingUNet(nn.Module):
@@ -134,8 +124,8 @@ class DenoisingUNet(nn.Module):
 
 
 class DiffusionDecoder(nn.Module):
-    """The synthesis of a diffusion codec: ``condition(y_hat)`` once per image, then
-    ``denoise(z_t, t, cond)`` at every sampling step."""
+    """``phi_theta``: the noise prediction of eq. 11 given the ``g_s`` pyramid of y_hat, with
+    the schedule and the default sampling settings of the decoder."""
 
     sigma_b_max: float = 25.0
     d_min: float = 0.001
@@ -145,29 +135,23 @@ class DiffusionDecoder(nn.Module):
     attention_levels: tuple = (3,)
     heads: int = 4
     head_dim: int = 32
-    cond_widths: tuple = (128, 96, 64, 32)
     # Sampling defaults (a file's header may override them): see blur_diffusion.sample.
     steps: int = 500
     sampler: str = "ancestral"
 
     def setup(self):
-        if len(self.cond_widths) != 4 or len(self.multipliers) != 4:
-            raise ValueError(f"model.diffusion.cond_widths and multipliers need one entry per "
-                             f"U-Net level (H, H/2, H/4, H/8), got {len(self.cond_widths)} "
-                             f"and {len(self.multipliers)}")
+        if len(self.multipliers) != 4:
+            raise ValueError(f"model.diffusion.multipliers needs one entry per U-Net level "
+                             f"(H, H/2, H/4, H/8), got {len(self.multipliers)}")
         if self.sampler not in blur_diffusion.SAMPLERS:
             raise ValueError(f"unknown model.diffusion.sampler {self.sampler!r}; choose one of "
                              f"{blur_diffusion.SAMPLERS}")
-        self.condition = ConditionPyramid(tuple(self.cond_widths))
-        self.eps_net = DenoisingUNet(self.width, tuple(self.multipliers), self.res_blocks,
-                                     tuple(self.attention_levels), self.heads, self.head_dim)
+        self.unet = DenoisingUNet(self.width, tuple(self.multipliers), self.res_blocks,
+                                  tuple(self.attention_levels), self.heads, self.head_dim)
 
     @property
     def schedule(self) -> blur_diffusion.Schedule:
         return blur_diffusion.Schedule(self.sigma_b_max, self.d_min)
 
-    def __call__(self, z_t: jax.Array, t: jax.Array, y_hat: jax.Array) -> jax.Array:
-        return self.eps_net(z_t, t, self.condition(y_hat))
-
-    def denoise(self, z_t: jax.Array, t: jax.Array, cond: list[jax.Array]) -> jax.Array:
-        return self.eps_net(z_t, t, cond)
+    def __call__(self, z_t: jax.Array, t: jax.Array, cond: list[jax.Array]) -> jax.Array:
+        return self.unet(z_t, t, cond)

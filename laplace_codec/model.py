@@ -5,8 +5,9 @@ Images enter and leave in [-1, 1] (uint8 / 127.5 - 1), NHWC, with H and W multip
 can run the decoder's computation step by step with ``model.apply(..., method=...)``.
 
 Two decoders (``model.decoder``): ``"mse"``, the synthesis transform ``g_s`` trained on the
-MSE, and ``"diffusion"``, the conditional blurring-diffusion decoder (``diffusion_decoder.py``)
-trained on the noise-prediction loss, whose image is sampled (``sample_image``).
+MSE, and ``"diffusion"``, the conditional blurring-diffusion decoder ``phi``
+(``diffusion_decoder.py``) trained on the noise-prediction loss and conditioned on the
+``g_s`` pyramid, whose image is sampled (``sample_image``).
 """
 
 from __future__ import annotations
@@ -45,10 +46,9 @@ class CompressionModel(nn.Module):
         if self.decoder not in DECODERS:
             raise ValueError(f"unknown model.decoder {self.decoder!r}; choose one of {DECODERS}")
         self.g_a = AnalysisTransform(self.N, self.M, self.res_blocks)
-        if self.decoder == "mse":
-            self.g_s = SynthesisTransform(self.N, 3, self.res_blocks)
-        else:
-            self.g_s = DiffusionDecoder(**dict(self.decoder_options))
+        self.g_s = SynthesisTransform(self.N, 3, self.res_blocks)
+        if self.decoder == "diffusion":  # phi_theta, conditioned on the g_s pyramid
+            self.phi = DiffusionDecoder(**dict(self.decoder_options))
         self.h_a = HyperAnalysis(self.N)
         self.h_s = HyperSynthesis(self.N, 2 * self.M)
         self.z_prior = FactorizedPrior(self.N)
@@ -76,9 +76,9 @@ class CompressionModel(nn.Module):
             rng = self.make_rng("noise")
             t = jax.random.uniform(jax.random.fold_in(rng, 1), (x.shape[0],))
             eps = jax.random.normal(jax.random.fold_in(rng, 2), x.shape, x.dtype)
-            schedule = self.g_s.schedule
+            schedule = self.phi.schedule
             z_t = blur_diffusion.diffuse(x, t, eps, schedule)
-            eps_hat = self.g_s(z_t, t, y_hat)
+            eps_hat = self.phi(z_t, t, self.g_s(y_hat, pyramid=True))
             out.update(t=t, eps=eps, eps_hat=eps_hat,
                        x0_hat=blur_diffusion.predict_x0(z_t, t, eps_hat, schedule))
         return out
@@ -95,14 +95,16 @@ class CompressionModel(nn.Module):
         return self.y_model.step_params(key, arg, hyper, y_hat)
 
     def synthesize(self, y_hat: jax.Array) -> jax.Array:
-        """The MSE decoder's image; diffusion models use ``condition`` and ``denoise``."""
+        """The MSE decoder's image (for a diffusion codec, the image its sampling starts from
+    as a condition, not its output)."""
         return self.g_s(y_hat)
 
     def condition(self, y_hat: jax.Array) -> list[jax.Array]:
-        return self.g_s.condition(y_hat)
+        """The diffusion decoder's conditioning: the ``g_s`` pyramid at H, H/2, H/4, H/8."""
+        return self.g_s(y_hat, pyramid=True)
 
     def denoise(self, z_t: jax.Array, t: jax.Array, cond: list[jax.Array]) -> jax.Array:
-        return self.g_s.denoise(z_t, t, cond)
+        return self.phi(z_t, t, cond)
 
     def z_logits_cdf(self, v: jax.Array) -> jax.Array:
         return self.z_prior.logits_cdf(v)

@@ -31,20 +31,23 @@ class AnalysisTransform(nn.Module):
 
 class SynthesisTransform(nn.Module):
     """``g_s``: mirror of ``g_a`` with sub-pixel upsampling and inverse GDN; output in
-    image space."""
+    image space. With ``pyramid``, returns ``[x_hat, features at H/2, H/4, H/8]``: the
+    conditioning pyramid of the diffusion decoder."""
 
     N: int
     out_channels: int = 3
     res_blocks: int = 1
 
     @nn.compact
-    def __call__(self, y_hat: jax.Array) -> jax.Array:
-        x = y_hat
+    def __call__(self, y_hat: jax.Array, pyramid: bool = False):
+        x, features = y_hat, []
         for _ in range(3):
             x = GDN(inverse=True)(Up(self.N)(x))
             for _ in range(self.res_blocks):
                 x = ResBlock(self.N)(x)
-        return Up(self.out_channels)(x)
+            features.append(x)
+        x = Up(self.out_channels)(x)
+        return [x] + features[::-1] if pyramid else x
 
 
 class HyperAnalysis(nn.Module):

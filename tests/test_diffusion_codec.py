@@ -78,14 +78,14 @@ def test_codec_uses_the_ema_weights(trained_diffusion_workdir, diffusion_codec):
     with ocp.PyTreeCheckpointer() as ckptr:
         state = ckptr.restore(f"{directory}/{step}/state")
     ema, raw = state["ema_params"], state["params"]
-    leaf = lambda tree: np.asarray(tree["g_s"]["eps_net"]["Conv_0"]["kernel"])  # noqa: E731
+    leaf = lambda tree: np.asarray(tree["phi"]["unet"]["Conv_0"]["kernel"])  # noqa: E731
     assert not np.array_equal(leaf(ema), leaf(raw))
     np.testing.assert_array_equal(leaf(diffusion_codec.params["params"]), leaf(ema))
 
 
 def test_warm_start_copies_matching_weights(trained_workdir):
-    """train.init_from: the encoder and entropy model of a trained MSE codec start a diffusion
-    codec of the same sizes; the diffusion decoder starts fresh."""
+    """train.init_from: a trained MSE codec of the same sizes gives a diffusion codec its
+    encoder, entropy model and g_s (the conditioning pyramid); only phi starts fresh."""
     config = make_test_config("test_diffusion")
     model = model_lib.from_config(config.model)
     state = training.init_state(model, config, jax.random.PRNGKey(3))
@@ -94,10 +94,11 @@ def test_warm_start_copies_matching_weights(trained_workdir):
     np.testing.assert_array_equal(params["g_a"]["Down_0"]["Conv_0"]["kernel"],
                                   source["g_a"]["Down_0"]["Conv_0"]["kernel"])
     assert any(n.startswith("['z_prior']") for n in copied)
-    assert all(not n.startswith("['g_s']") for n in copied)
-    assert any(n.startswith("['g_s']") for n in fresh)
-    np.testing.assert_array_equal(params["g_s"]["eps_net"]["Conv_0"]["kernel"],
-                                  state["params"]["g_s"]["eps_net"]["Conv_0"]["kernel"])
+    assert any(n.startswith("['g_s']") for n in copied)
+    assert fresh and all(n.startswith("['phi']") for n in fresh)
+    assert not any(n.startswith("['phi']") for n in copied)
+    np.testing.assert_array_equal(params["phi"]["unet"]["Conv_0"]["kernel"],
+                                  state["params"]["phi"]["unet"]["Conv_0"]["kernel"])
 
 
 def test_laplacian_entropy_model_with_diffusion_decoder():
@@ -115,6 +116,6 @@ def test_laplacian_entropy_model_with_diffusion_decoder():
     assert out["eps_hat"].shape == x.shape and out["x0_hat"].shape == x.shape
     assert out["y_likelihood"].shape == (1, 4, 4, config.model.M)
     cond = model.apply({"params": params}, out["y_hat"], method=model.condition)
-    assert [c.shape[1] for c in cond] == [64, 32, 16, 8]
+    assert [c.shape[1] for c in cond] == [64, 32, 16, 8] and cond[0].shape[-1] == 3
     moved = model.apply({"params": params}, out["y_hat"] + 1.0, method=model.condition)
     assert not np.allclose(cond[0], moved[0])

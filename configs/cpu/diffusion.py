@@ -1,0 +1,32 @@
+"""CPU-sized diffusion codec: the entropy model and encoder of configs/cpu/laplacian.py with a
+small conditional blurring-diffusion decoder (U-Net base width 32, levels 32/64/96/128,
+linear attention at H/8; sigma_B_max = 25), EMA of the weights, LPIPS (AlexNet) weight 0.9.
+
+    python train.py --config=configs/cpu/diffusion.py --workdir=runs/cpu-diffusion \\
+        --config.train.init_from=runs/cpu-laplacian
+
+Two stages: ``train.init_from`` starts the encoder and entropy model from a trained MSE codec
+of the same sizes (configs/cpu/laplacian.py at the same lmbda; its decoder is not used), so
+the CPU's steps go to the decoder; or, without one, a warm-up run at a tiny lmbda
+(``--config.loss.lmbda=0.0001``) then the target lmbda from it. Decoding defaults to 25
+deterministic (DDIM, eta = 0) steps here; ``laplace-codec decompress --steps 500
+--sampler ancestral`` gives the paper's sampler. Throughput: benchmarks/train_throughput.py.
+"""
+
+from configs import diffusion
+from configs.cpu import laplacian
+
+
+def get_config():
+    config = laplacian.get_config()
+    config.name = "cpu-diffusion"
+    config.model.decoder = "diffusion"
+    config.model.diffusion = diffusion.diffusion_options()
+    config.model.diffusion.update(width=32, multipliers=(1, 2, 3, 4), res_blocks=1,
+                                  attention_levels=(3,), heads=4, head_dim=32, steps=25,
+                                  sampler="ddim")
+    config.loss.beta = 0.9
+    config.loss.lpips_net = "alexnet"
+    config.train.ema_decay = 0.999
+    config.eval.diffusion_steps = 10
+    return config
