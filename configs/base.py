@@ -61,6 +61,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.shard_params = False  # FSDP: split large state arrays over the data axis
     config.train.ema_decay = 0.0  # > 0 keeps an EMA of the weights (used for evaluation)
     config.train.init_from = ""  # a checkpoint whose same-named, same-shaped weights start the run
+    config.train.freeze = ""  # comma-separated modules that keep their weights, e.g. "g_a,h_a"
 
     config.eval = ml_collections.ConfigDict()
     config.eval.glob = ""  # held-out images for periodic evaluation; empty: none

@@ -158,6 +158,18 @@ def warm_start(params, path: str):
     return params, copied, fresh
 
 
+def frozen_modules(config: ml_collections.ConfigDict, model) -> frozenset:
+    """``train.freeze``: comma-separated top-level modules (g_a, h_a, h_s, z_prior, y_model,
+    g_s, phi) that keep their initial (or ``init_from``) weights."""
+    names = frozenset(n.strip() for n in config.train.get("freeze", "").split(",") if n.strip())
+    known = {"g_a", "h_a", "h_s", "z_prior", "y_model", "g_s"} | (
+        {"phi"} if model.decoder == "diffusion" else set())
+    if names - known:
+        raise ValueError(f"train.freeze names unknown modules {sorted(names - known)}; "
+                         f"choose from {sorted(known)}")
+    return names
+
+
 def make_train_step(model, config, mesh: Mesh, state_sharding=None):
     """(jitted step, batch sharding); ``state_sharding`` defaults to replicated."""
     tx = make_optimizer(config)
@@ -167,10 +179,16 @@ def make_train_step(model, config, mesh: Mesh, state_sharding=None):
     if state_sharding is None:
         state_sharding = replicated
 
+    frozen = frozen_modules(config, model)
+
     def step_fn(state, batch):
         rng = jax.random.fold_in(state["rng"], state["step"])
+        # Frozen modules get no gradient (so Adam leaves them exactly as they are) and XLA
+        # drops their backward pass.
         grad_fn = jax.value_and_grad(
-            lambda p: rate_distortion(model, p, batch, rng, config.loss), has_aux=True)
+            lambda p: rate_distortion(model, {k: jax.lax.stop_gradient(v) if k in frozen else v
+                                              for k, v in p.items()}, batch, rng, config.loss),
+            has_aux=True)
         (_, metrics), grads = grad_fn(state["params"])
         updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
@@ -226,6 +244,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         print(f"resumed from step {start} in {workdir}", flush=True)
     elif config.train.get("init_from"):
         params, copied, fresh = warm_start(state["params"], config.train.init_from)
+        stuck = sorted({n.split("'")[1] for n in fresh} & frozen_modules(config, model))
+        if stuck:
+            raise ValueError(f"train.freeze keeps {stuck} fixed, but {config.train.init_from} "
+                             f"does not hold all of their weights (different model sizes or "
+                             f"entropy model?); they would stay at their random initial values")
         tx = make_optimizer(config)
         state = dict(state, params=params, opt_state=tx.init(params))
         if "ema_params" in state:

@@ -1,0 +1,93 @@
+"""Decode time (and, with a trained checkpoint, quality) of the diffusion decoder against the
+number of sampling steps, for 768x512 images on this CPU.
+
+    python benchmarks/diffusion_decode.py                       # configs/cpu/diffusion.py, untrained
+    python benchmarks/diffusion_decode.py --ckpt runs/sigma_b/sigma_b_max=25.0 \
+        --images '../shared/data/kodak/*.png' --limit 4 --samplers ancestral,ddim
+
+Without ``--ckpt`` the model of configs/cpu/diffusion.py is initialised at random (with coding
+tables built from those weights): decode times only. With a checkpoint, every image is coded
+once and decoded with each step count and sampler, and PSNR and LPIPS (AlexNet) against the
+original are averaged. decode_s is the whole ``Codec.decode`` of the first image (entropy
+decoding included), after one untimed decode per step count so compilation is excluded.
+The last line is JSON: ``{"steps": {"500": {"decode_s", "psnr", "lpips"}, ...}}`` for the
+first sampler, plus ``"<sampler>_steps"`` for each further one.
+"""
+
+import argparse
+import glob
+import json
+import os
+import sys
+import time
+
+import jax
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from laplace_codec import images, metrics  # noqa: E402
+from laplace_codec import model as model_lib  # noqa: E402
+from laplace_codec import training  # noqa: E402
+from laplace_codec.codec import Codec, load  # noqa: E402
+
+
+def untrained_codec() -> Codec:
+    from configs.cpu import diffusion
+
+    config = diffusion.get_config()
+    model = model_lib.from_config(config.model)
+    params = training.init_state(model, config, jax.random.PRNGKey(0))["params"]
+    return Codec(model, params, training.tables_for(model, params), config.name)
+
+
+def test_images(pattern: str | None, limit: int) -> list[np.ndarray]:
+    paths = sorted(glob.glob(pattern))[:limit] if pattern else []
+    if paths:
+        return [images.read_image(p) for p in paths]
+    photo = images.read_image("sample:astronaut")  # 512x512: tiled to 768 wide
+    return [np.concatenate([photo, photo[:, :256]], axis=1)]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ckpt", help="trained diffusion codec (default: untrained, times only)")
+    parser.add_argument("--images", default=os.path.join(REPO, "..", "shared", "data", "kodak",
+                                                         "*.png"))
+    parser.add_argument("--limit", type=int, default=2, help="images to evaluate")
+    parser.add_argument("--steps", default="500,100,50,25,10")
+    parser.add_argument("--samplers", default="ancestral", help="comma-separated")
+    args = parser.parse_args()
+
+    codec = load(args.ckpt) if args.ckpt else untrained_codec()
+    if not codec.diffusion:
+        parser.error(f"{args.ckpt} has an MSE decoder, not a diffusion decoder")
+    pictures = test_images(args.images, args.limit if args.ckpt else 1)
+    files = [codec.compress(x) for x in pictures]
+    steps_list = [int(s) for s in args.steps.split(",")]
+    print(f"{codec.model_id}: {len(pictures)} image(s) of {pictures[0].shape[1]}x"
+          f"{pictures[0].shape[0]}", flush=True)
+    result = {}
+    for i, sampler in enumerate(args.samplers.split(",")):
+        figures = {}
+        for steps in steps_list:
+            codec.decode(files[0], steps=steps, sampler=sampler)  # compile
+            t0 = time.perf_counter()
+            decoded = [codec.decode(files[0], steps=steps, sampler=sampler).image]
+            decode_s = time.perf_counter() - t0
+            entry = dict(decode_s=round(decode_s, 3))
+            if args.ckpt:
+                decoded += [codec.decompress(f, steps=steps, sampler=sampler) for f in files[1:]]
+                entry["psnr"] = round(float(np.mean(
+                    [metrics.psnr(x, y) for x, y in zip(pictures, decoded)])), 3)
+                entry["lpips"] = round(float(np.mean(
+                    [metrics.lpips(x, y) for x, y in zip(pictures, decoded)])), 4)
+            figures[str(steps)] = entry
+            print(f"{sampler} {steps} steps: {entry}", flush=True)
+        result["steps" if i == 0 else f"{sampler}_steps"] = figures
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
