@@ -32,3 +32,6 @@ def test_the_ablation_sweeps_expand_to_named_train_commands():
     assert "--config.name=entropy=hyperprior" in cmds[0]
     pe = sweep.commands(str(REPO / "configs/sweeps/pe.py"), "runs/x", [])
     assert pe[-1][3] == workdirs[-1]  # the shared point trains once for both tables
+    grouping = sweep.commands(str(REPO / "configs/sweeps/grouping.py"), "runs/x", [])
+    assert grouping[0][3] == workdirs[-1]
+    assert grouping[1][3].endswith("position=laplacian,grouping=even")
