@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import special
 
-from laplace_codec import bitstream, checkpoint, images, tf_backend
+from laplace_codec import bitstream, checkpoint, images, tf_backend, tiling
 from laplace_codec import gaussian_conditional as gc
 from laplace_codec import model as model_lib
 from laplace_codec.errors import CheckpointError, FormatError, ModelMismatchError
@@ -80,6 +80,12 @@ class Encoded:
 
 class Codec:
     """A trained model with its coding tables; see :func:`laplace_codec.load`."""
+
+    # Above this many (padded) pixels, ``reconstruct`` runs g_s on overlapping latent tiles
+    # (``tiling.py``): the same image up to float rounding, with bounded peak memory.
+    # None: never tile.
+    synthesis_tile_pixels: int | None = 1 << 22
+    synthesis_tile: int = tiling.DEFAULT_TILE
 
     def __init__(self, model: model_lib.CompressionModel, params, tables: CodingTables | None,
                  name: str):
@@ -221,9 +227,18 @@ class Codec:
 
     def reconstruct(self, y_hat: np.ndarray, height: int, width: int) -> np.ndarray:
         """The decoder's image for a quantized latent, cropped to (height, width)."""
-        x_hat = np.asarray(self._synth(self.params, jnp.asarray(y_hat)))[0]
+        x_hat = self._synthesize(y_hat)[0]
         x_hat = np.clip(np.round((x_hat + 1.0) * 127.5), 0, 255).astype(np.uint8)
         return x_hat[:height, :width]
+
+    def _synthesize(self, y_hat: np.ndarray) -> np.ndarray:
+        """g_s(y_hat), in tiles when the image is larger than ``synthesis_tile_pixels``."""
+        limit = self.synthesis_tile_pixels
+        if limit is None or y_hat.shape[1] * y_hat.shape[2] * 256 <= limit:
+            return np.asarray(self._synth(self.params, jnp.asarray(y_hat)))
+        halo = int(np.ceil(tiling.receptive_radius(self.model.res_blocks)))
+        return tiling.tiled_apply(lambda t: self._synth(self.params, jnp.asarray(t)), y_hat,
+                                  scale=16, tile=self.synthesis_tile, halo=halo)
 
     def decompress(self, data: bytes) -> np.ndarray:
         """Decodes the bytes of a .lgc file into a uint8 RGB image (H, W, 3)."""
