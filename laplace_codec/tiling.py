@@ -35,6 +35,13 @@ def receptive_radius(res_blocks: int) -> float:
     return 1 + (2 * res_blocks + 1) * (1 / 2 + 1 / 4 + 1 / 8)
 
 
+def analysis_radius(res_blocks: int) -> float:
+    """Receptive-field reach of ``g_a`` in latent positions: each stride-2 5x5 convolution
+    reaches 3 input pixels on its far side (XLA's SAME padding is 1 before and 2 after), each
+    residual convolution 1, at resolutions 1, 1/2, 1/4, 1/8."""
+    return 3 * (1 / 16 + 1 / 8 + 1 / 4 + 1 / 2) + 2 * res_blocks * (1 / 8 + 1 / 4 + 1 / 2)
+
+
 def windows(size: int, tile: int, halo: int) -> list[tuple[int, int, int]]:
     """(window start, core start, core stop) along one axis of ``size`` latent positions.
 
@@ -54,7 +61,7 @@ def windows(size: int, tile: int, halo: int) -> list[tuple[int, int, int]]:
 
 
 def tiled_apply(fn: Callable, latent, scale: int, tile: int = DEFAULT_TILE,
-                halo: int = DEFAULT_HALO) -> np.ndarray:
+                halo: int = DEFAULT_HALO, in_scale: int = 1) -> np.ndarray:
     """``fn(latent)`` computed tile by tile; returns a float32 numpy array.
 
     Args:
@@ -63,18 +70,24 @@ def tiled_apply(fn: Callable, latent, scale: int, tile: int = DEFAULT_TILE,
       scale: pixels per latent position (16 for ``g_s``).
       tile: core size in latent positions.
       halo: extra latent positions on each inner side of a core (>= fn's receptive radius).
+      in_scale: input elements per position: 16 tiles ``g_a`` (image -> latent, with
+        ``scale=1``), whose windows then start at multiples of 16 pixels, so that every
+        stride-2 layer keeps the untiled sampling grid.
     """
     latent = np.asarray(latent)
     if latent.ndim != 4 or latent.shape[0] != 1:
-        raise ValueError(f"expected a latent of shape (1, h, w, C), got {latent.shape}")
-    _, h, w, _ = latent.shape
+        raise ValueError(f"expected an input of shape (1, h, w, C), got {latent.shape}")
+    if latent.shape[1] % in_scale or latent.shape[2] % in_scale:
+        raise ValueError(f"input size {latent.shape[1:3]} is not a multiple of {in_scale}")
+    h, w = latent.shape[1] // in_scale, latent.shape[2] // in_scale
     rows, cols = windows(h, tile, halo), windows(w, tile, halo)
     span_h = min(h, tile + 2 * halo)
     span_w = min(w, tile + 2 * halo)
     out = None
     for r0, a0, a1 in rows:
         for c0, b0, b1 in cols:
-            window = latent[:, r0:r0 + span_h, c0:c0 + span_w]
+            window = latent[:, r0 * in_scale:(r0 + span_h) * in_scale,
+                            c0 * in_scale:(c0 + span_w) * in_scale]
             pixels = np.asarray(fn(window))
             if pixels.shape[1:3] != (span_h * scale, span_w * scale):
                 raise ValueError(f"fn returned {pixels.shape[1:3]} pixels for a "

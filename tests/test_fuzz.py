@@ -350,6 +350,19 @@ def run_cases(codec, original: bytes, cases, report: Report) -> None:
 CODECS = ["codec", "laplacian_codec"]
 
 
+def _new_decodable_shape(data: bytes, original: bytes) -> bool:
+    """Whether a crafted header makes the decoder work on another latent shape (each new
+    shape compiles the model's step functions again: seconds for the Laplacian model)."""
+    try:
+        f, o = Fields.parse(data), Fields.parse(original)
+    except (struct.error, IndexError):
+        return False
+    hp, wp = f.height + f.pad_h, f.width + f.pad_w
+    return (hp % 64 == 0 and wp % 64 == 0 and f.pad_h < 64 and f.pad_w < 64 and f.height >= 1
+            and f.width >= 1 and hp * wp <= bitstream.MAX_PIXELS
+            and (hp, wp) != (o.height + o.pad_h, o.width + o.pad_w))
+
+
 @pytest.mark.parametrize("codec_name", CODECS)
 def test_fuzzed_files_fail_cleanly_or_decode_correctly(codec_name, request, photo):
     codec = request.getfixturevalue(codec_name)
@@ -365,7 +378,11 @@ def test_fuzzed_files_fail_cleanly_or_decode_correctly(codec_name, request, phot
         for h, w in sizes:
             original = codec.compress(np.ascontiguousarray(photo[:h, :w]))
             run_cases(codec, original, damaged_cases(original, rng, scale), report)
-            run_cases(codec, original, crafted_header_cases(original, rng), report)
+            header_cases = crafted_header_cases(original, rng)
+            if codec_name != "codec":  # the hyperprior covers them, at a fraction of the time
+                header_cases = (c for c in header_cases
+                                if not _new_decodable_shape(c[1], original))
+            run_cases(codec, original, header_cases, report)
             run_cases(codec, original, crafted_payload_cases(original, rng, scale), report)
     growth = _peak_rss_gib() - rss0
     print("\n" + report.show(f"fuzz {codec_name}") +
