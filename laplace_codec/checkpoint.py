@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 
 import ml_collections
 import numpy as np
@@ -79,7 +80,9 @@ def load(path: str) -> dict:
     try:
         with open(os.path.join(step_dir, "config", "metadata")) as f:
             config = json.load(f)
-        with ocp.PyTreeCheckpointer() as ckptr:
+        with ocp.PyTreeCheckpointer() as ckptr, warnings.catch_warnings():
+            # Restoring to host numpy arrays on purpose; the CLI would show this to users.
+            warnings.filterwarnings("ignore", message="Sharding info not provided")
             item = "state"
             state = ckptr.restore(os.path.join(step_dir, "state"))
             item = "tables"

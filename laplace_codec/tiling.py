@@ -1,4 +1,8 @@
-"""Tiled synthesis: apply a latent-to-image function to overlapping latent tiles and stitch.
+"""Tiled transforms: apply a function to overlapping tiles of a latent grid and stitch.
+
+``Codec`` uses it above 4 Mpixels for the synthesis ``g_s`` (latent -> image, in
+``reconstruct``) and the analysis ``g_a`` (image -> latent, in ``encode``), which bounds the
+peak memory of both by that of one window; the results are the untiled ones (tested).
 
 A synthesis transform maps a latent (1, h, w, C) to an image (1, h * s, w * s, c) through
 convolutions whose receptive field, measured in latent positions, has a finite radius r.
@@ -13,6 +17,10 @@ For ``g_s`` (``transforms.SynthesisTransform``: a 3x3 sub-pixel conv at each of 
 resolutions and ``res_blocks`` residual blocks of two 3x3 convs after the first three),
 r = 1 + (2 * res_blocks + 1) * (1/2 + 1/4 + 1/8): 3.625 latent positions for
 res_blocks = 1, so the default halo of 4 is exact.
+
+For ``g_a`` the same holds with windows of 16-pixel cells that start at multiples of 16
+pixels, so each stride-2 layer samples the same grid as the untiled transform; its reach is
+``analysis_radius`` (2.8 latent positions without residual blocks, 4.6 with one).
 
 Every window has the same shape (windows at the borders are shifted inwards rather than
 cut), so a jitted ``fn`` compiles once. The function is generic: any decoder from a latent

@@ -5,16 +5,20 @@ decoder that goes out of sync stops with the symbol-CRC error.
 What is guaranteed, and why: the encoder and the decoder feed bit-identical inputs to the
 same compiled step functions (``codec.py``), and the coding tables are integers stored with
 the checkpoint, so the range coder sees the same indexes on both sides. XLA:CPU's results do
-not depend on the number of threads (tested here, bit for bit). Op-by-op execution
-(``jax.disable_jit``) is not the product path; it writes the same bytes here, and for the
-Laplacian model its means differ from the compiled ones by about 1e-6, so its images may
-differ by one level (tested). The
-codec has no batched encode path (``Codec.encode`` takes one image), so "batch 1 versus batch
-4" is checked where a batch could enter: the analysis transform gives bit-identical y and z
-for an image alone or inside a batch of four. The symbol CRC covers the entropy-decoded
-integers, not the float reconstruction: a decoder whose means differ slightly but whose
-scales agree decodes the same symbols and returns an image that differs by the float error
-(the model hash in the header rules out a different model).
+not depend on the number of threads (tested here, bit for bit).
+
+- Op-by-op execution (``jax.disable_jit``) is not the product path. It writes the same bytes
+  here; for the Laplacian model its means differ from the compiled ones by about 1e-6, so
+  its decoded images may differ by one level (tested).
+- The codec has no batched encode path (``Codec.encode`` takes one image), so "batch 1
+  versus batch 4" is checked where a batch could enter: g_a gives bit-identical y for an
+  image alone or inside a batch of four; h_a's z may differ in its last bits (5e-7
+  measured), not after rounding. A batched encoder would have to run h_a per image to keep
+  the bytes identical.
+- The symbol CRC covers the entropy-decoded integers, not the float reconstruction: a
+  decoder whose means differ slightly but whose scales agree decodes the same symbols and
+  returns an image that differs by the float error (the model hash in the header rules out
+  a different model).
 """
 
 import json
@@ -70,7 +74,10 @@ def test_analysis_of_a_batch_of_four_matches_batch_one(codec, photo):
     y1, z1 = codec._analyze(codec.params, batch[:1])
     y4, z4 = codec._analyze(codec.params, batch)
     np.testing.assert_array_equal(np.asarray(y1)[0], np.asarray(y4)[0])
-    np.testing.assert_array_equal(np.asarray(z1)[0], np.asarray(z4)[0])
+    # h_a's float results may differ in the last bits with the batch size (measured: 5e-7);
+    # z is rounded before coding, and the rounded values agree.
+    np.testing.assert_allclose(np.asarray(z1)[0], np.asarray(z4)[0], atol=1e-5)
+    np.testing.assert_array_equal(np.rint(z1)[0], np.rint(z4)[0])
 
 
 _WORKER = textwrap.dedent("""
