@@ -2,7 +2,7 @@
 
     python benchmarks/large_image.py                          # configs/base.py, random weights
     python benchmarks/large_image.py --ckpt runs/base          # a trained checkpoint
-    python benchmarks/large_image.py --untiled                 # synthesis in one piece
+    python benchmarks/large_image.py --untiled                 # g_a and g_s in one piece
 
 The image is a mosaic of 1280x720 centre crops of nine photographs from
 ../shared/data/train (scikit-image's astronaut upscaled when that folder is missing). With no
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import hashlib
 import json
 import os
 import subprocess
@@ -89,7 +90,7 @@ def run_phase(args) -> dict:
 
     codec = build_codec(args)
     if args.untiled:
-        codec.synthesis_tile_pixels = None
+        codec.synthesis_tile_pixels = codec.analysis_tile_pixels = None
     setup_rss = peak_rss_gib()
     if args.phase == "compress":
         x = images.read_image(args.input)
@@ -98,6 +99,7 @@ def run_phase(args) -> dict:
         call = time.perf_counter() - t0
         images.atomic_write(args.output, encoded.data)
         extra = dict(bytes=len(encoded.data),
+                     sha256=hashlib.sha256(encoded.data).hexdigest()[:16],
                      network_s=encoded.network_s, coding_s=encoded.coding_s)
     else:
         with open(args.input, "rb") as f:
@@ -120,7 +122,7 @@ def main():
     parser.add_argument("--ckpt", help="trained checkpoint (workdir or step)")
     parser.add_argument("--config", default=os.path.join(REPO, "configs", "base.py"))
     parser.add_argument("--untiled", action="store_true",
-                        help="synthesise the image in one piece (no tiling of g_s)")
+                        help="run g_a and g_s on the whole image (no tiling)")
     parser.add_argument("--width", type=int, default=WIDTH)
     parser.add_argument("--height", type=int, default=HEIGHT)
     parser.add_argument("--phase", choices=("compress", "decompress"), help=argparse.SUPPRESS)
@@ -152,11 +154,13 @@ def main():
     c, d = results["compress"], results["decompress"]
     print(json.dumps(dict(
         image=f"{args.width}x{args.height}", model=c["model"], tiled=not args.untiled,
-        compress_s=c["call_s"], compress_wall_s=c["wall_s"], compress_peak_rss_gib=c["peak_rss_gib"],
+        compress_s=c["call_s"], compress_wall_s=c["wall_s"],
+        compress_peak_rss_gib=c["peak_rss_gib"],
         decompress_s=d["call_s"], decompress_wall_s=d["wall_s"],
         decompress_peak_rss_gib=d["peak_rss_gib"], setup_rss_gib=max(c["setup_rss_gib"],
                                                                      d["setup_rss_gib"]),
-        bytes=c["bytes"], bpp=round(8 * c["bytes"] / (args.width * args.height), 4),
+        bytes=c["bytes"], file_sha256=c["sha256"],
+        bpp=round(8 * c["bytes"] / (args.width * args.height), 4),
         psnr=round(10 * np.log10(255**2 / max(mse, 1e-12)), 2))))
 
 

@@ -301,7 +301,8 @@ class Report:
     cases: int = 0
 
     def show(self, title: str) -> str:
-        lines = [f"{title}: {self.cases} cases, slowest {self.slowest[0]:.2f} s ({self.slowest[1]})"]
+        seconds, what = self.slowest
+        lines = [f"{title}: {self.cases} cases, slowest {seconds:.2f} s ({what})"]
         lines += [f"  {n:6d}  {k}" for k, n in sorted(self.outcomes.items())]
         lines += ["  errors by message:"]
         lines += [f"  {n:6d}  {k}" for k, n in self.kinds.most_common()]
