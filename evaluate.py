@@ -26,6 +26,10 @@ _ANCHORS = flags.DEFINE_list("anchors", [], "Published curves to add: vtm, bpg, 
                              "hific (Kodak figures).")
 _BD_ANCHOR = flags.DEFINE_list("bd_anchor", ["vtm"], "Anchors of the BD-rates.")
 _PLOT = flags.DEFINE_string("plot", None, "Write an RD plot (PNG) here.")
+_STEPS = flags.DEFINE_integer("steps", None, "Diffusion decoders: sampling steps (default: "
+                              "the model's).")
+_SAMPLER = flags.DEFINE_enum("sampler", None, ["ancestral", "ddim"],
+                             "Diffusion decoders: sampler (default: the model's).")
 
 
 def main(argv):
@@ -33,7 +37,8 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     result = evaluation.evaluate(_CKPT.value, _DATA.value, _OUT.value, _NAME.value,
                                  classical_codecs=_CLASSICAL.value, anchors=_ANCHORS.value,
-                                 bd_anchors=_BD_ANCHOR.value, plot=_PLOT.value)
+                                 bd_anchors=_BD_ANCHOR.value, plot=_PLOT.value,
+                                 steps=_STEPS.value, sampler=_SAMPLER.value)
     print(evaluation.table(result))
 
 

@@ -33,6 +33,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.laplacian.heads = 4
     config.model.laplacian.width = 192
     config.model.laplacian.attention_dim = 128
+    config.model.decoder = "mse"  # or "diffusion" (configs/diffusion.py)
 
     config.data = ml_collections.ConfigDict()
     config.data.train_glob = ""  # empty: scikit-image's bundled photographs
@@ -59,6 +60,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.keep_checkpoints = 3
     config.train.shard_params = False  # FSDP: split large state arrays over the data axis
     config.train.ema_decay = 0.0  # > 0 keeps an EMA of the weights (used for evaluation)
+    config.train.init_from = ""  # a checkpoint whose same-named, same-shaped weights start the run
 
     config.eval = ml_collections.ConfigDict()
     config.eval.glob = ""  # held-out images for periodic evaluation; empty: none

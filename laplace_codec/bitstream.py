@@ -16,6 +16,7 @@ n     utf-8       model name
 2     uint16      padding added at the right (columns)
 4     uint32      decoder seed (sampling decoders; 0 otherwise)
 2     uint16      decoder steps (sampling decoders; 0 otherwise)
+1     uint8       decoder sampler: 0 none (MSE decoder), 1 ancestral, 2 ddim (eta = 0)
 1     uint8       number of streams k
 4k    uint32      length in bytes of each stream
 4     uint32      CRC32 of the payload (the k streams, concatenated)
@@ -42,7 +43,9 @@ FORMAT_VERSION = 1
 MAX_PIXELS = 1 << 26  # 8192 x 8192 after padding; larger headers are refused before allocating
 MAX_STREAMS = 64
 
-_FIXED = struct.Struct("<IIBBHHIHB")  # H, W, channels, depth, pad_h, pad_w, seed, steps, k
+# H, W, channels, depth, pad_h, pad_w, seed, steps, sampler, k
+_FIXED = struct.Struct("<IIBBHHIHBB")
+SAMPLERS = ("none", "ancestral", "ddim")  # decoder sampler codes 0, 1, 2
 _CRCS = struct.Struct("<II")
 
 
@@ -58,7 +61,12 @@ class Header:
     bit_depth: int = 8
     decoder_seed: int = 0
     decoder_steps: int = 0
+    decoder_sampler: int = 0  # index into SAMPLERS
     symbols_crc: int = 0
+
+    @property
+    def sampler(self) -> str:
+        return SAMPLERS[self.decoder_sampler]
 
 
 def symbols_crc(*arrays) -> int:
@@ -75,6 +83,8 @@ def pack(header: Header, streams: list[bytes]) -> bytes:
         raise ValueError("model name is longer than 255 bytes")
     if len(header.model_hash) != 8:
         raise ValueError("model hash must be 8 bytes")
+    if not 0 <= header.decoder_sampler < len(SAMPLERS):
+        raise ValueError(f"decoder_sampler must index {SAMPLERS}")
     if not 1 <= len(streams) <= MAX_STREAMS:
         raise ValueError(f"a file holds 1 to {MAX_STREAMS} streams, got {len(streams)}")
     payload = b"".join(streams)
@@ -82,7 +92,7 @@ def pack(header: Header, streams: list[bytes]) -> bytes:
         MAGIC, bytes([FORMAT_VERSION, len(name)]), name, header.model_hash,
         _FIXED.pack(header.height, header.width, header.channels, header.bit_depth,
                     header.pad_h, header.pad_w, header.decoder_seed, header.decoder_steps,
-                    len(streams)),
+                    header.decoder_sampler, len(streams)),
         struct.pack(f"<{len(streams)}I", *map(len, streams)),
         _CRCS.pack(zlib.crc32(payload), header.symbols_crc),
     ])
@@ -118,7 +128,7 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
     (name_len,) = r.take(1, "header")
     name_bytes = r.take(name_len, "model name")
     model_hash = r.take(8, "model hash")
-    h, w, channels, depth, pad_h, pad_w, seed, steps, k = _FIXED.unpack(
+    h, w, channels, depth, pad_h, pad_w, seed, steps, sampler, k = _FIXED.unpack(
         r.take(_FIXED.size, "header"))
     lengths = struct.unpack(f"<{k}I", r.take(4 * k, "stream lengths"))
     payload_crc, sym_crc = _CRCS.unpack(r.take(_CRCS.size, "checksums"))
@@ -135,6 +145,9 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
     if not (1 <= h and 1 <= w and (h + pad_h) * (w + pad_w) <= MAX_PIXELS):
         raise FormatError(f"implausible image size {h}x{w} (padded by {pad_h}, {pad_w}) in "
                           f"header: this build decodes at most {MAX_PIXELS} pixels")
+    if sampler >= len(SAMPLERS) or (sampler == 0) != (steps == 0):
+        raise FormatError(f"header is inconsistent: decoder sampler code {sampler} with "
+                          f"{steps} steps")
     if not (1 <= k <= MAX_STREAMS):
         raise FormatError(f"implausible stream count {k} in header")
     payload = data[r.pos:]
@@ -150,5 +163,5 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
         pos += n
     header = Header(model_name=name, model_hash=model_hash, height=h, width=w, pad_h=pad_h,
                     pad_w=pad_w, channels=channels, bit_depth=depth, decoder_seed=seed,
-                    decoder_steps=steps, symbols_crc=sym_crc)
+                    decoder_steps=steps, decoder_sampler=sampler, symbols_crc=sym_crc)
     return header, streams

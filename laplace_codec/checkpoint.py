@@ -69,7 +69,8 @@ def resolve(path: str) -> tuple[str, int]:
 
 
 def load(path: str) -> dict:
-    """Restores ``{"params", "tables" (or None), "config", "step", "directory"}``."""
+    """Restores ``{"params", "tables" (or None), "config", "step", "directory"}``; ``params``
+    are the EMA of the weights when the run kept one (the tables are built from them)."""
     directory, step = resolve(path)
     step_dir = os.path.join(directory, str(step))
     for item in ("state", "config"):
@@ -96,7 +97,7 @@ def load(path: str) -> dict:
         raise CheckpointError(f"checkpoint {step_dir} holds no model parameters")
     if tables is not None:
         tables = {k: np.asarray(v) for k, v in tables.items()}
-    return dict(params=state["params"], tables=tables,
+    return dict(params=state.get("ema_params", state["params"]), tables=tables,
                 config=ml_collections.ConfigDict(config), step=step,
                 directory=step_dir)
 

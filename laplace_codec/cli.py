@@ -2,6 +2,8 @@
 
     laplace-codec compress --ckpt DIR IN.png OUT.lgc     # prints bpp and times
     laplace-codec decompress --ckpt DIR OUT.lgc REC.png
+    laplace-codec compress --ckpt DIFF --steps 25 --sampler ddim IN.png OUT.lgc  # diffusion
+    laplace-codec decompress --ckpt DIFF --steps 100 OUT.lgc REC.png  # overrides the header
     laplace-codec info OUT.lgc                           # prints the header
     laplace-codec build-tables --ckpt DIR                # for checkpoints saved without tables
 
@@ -22,11 +24,14 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _codec(ckpt: str):
+def _codec(ckpt: str, steps=None, sampler=None):
     from laplace_codec.codec import enable_compilation_cache, load
 
     enable_compilation_cache()
-    return load(ckpt)
+    try:
+        return load(ckpt, steps=steps, sampler=sampler)
+    except ValueError as e:  # sampling options for a model that does not sample
+        raise _UsageError(str(e)) from None
 
 
 def cmd_compress(args) -> None:
@@ -35,9 +40,9 @@ def cmd_compress(args) -> None:
     if not args.ckpt:
         raise _UsageError("compress needs --ckpt DIR (a training workdir or checkpoint step)")
     image = images.read_image(args.input)
-    codec = _codec(args.ckpt)
+    codec = _codec(args.ckpt, args.steps, args.sampler)
     t0 = time.perf_counter()
-    encoded = codec.encode(image)
+    encoded = codec.encode(image, seed=args.seed)
     seconds = time.perf_counter() - t0
     images.atomic_write(args.output, encoded.data)
     pixels = image.shape[0] * image.shape[1]
@@ -67,7 +72,10 @@ def cmd_decompress(args) -> None:
                           f"{header.model_hash.hex()}; pass that model's --ckpt DIR")
     codec = _codec(args.ckpt)
     t0 = time.perf_counter()
-    image = codec.decompress(data)
+    try:
+        image = codec.decompress(data, steps=args.steps, sampler=args.sampler)
+    except ValueError as e:
+        raise _UsageError(str(e)) from None
     seconds = time.perf_counter() - t0
     images.write_image(args.output, image)
     print(f"{args.input} -> {args.output}: {header.width}x{header.height}, decode "
@@ -87,7 +95,9 @@ def cmd_info(args) -> None:
         ("size", f"{header.width}x{header.height}, {header.channels} channels, "
                  f"{header.bit_depth} bits"),
         ("padding", f"{header.pad_h} rows, {header.pad_w} columns"),
-        ("decoder", f"seed {header.decoder_seed}, steps {header.decoder_steps}"),
+        ("decoder", "MSE synthesis" if not header.decoder_sampler else
+         f"diffusion, {header.sampler} sampler, {header.decoder_steps} steps, "
+         f"seed {header.decoder_seed}"),
         ("streams", ", ".join(f"{len(s)} bytes" for s in streams)),
         ("total", f"{len(data)} bytes, {8 * len(data) / pixels:.4f} bpp"),
         ("symbols crc32", f"{header.symbols_crc:08x}"),
@@ -118,11 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ckpt", help="training workdir or checkpoint step of the model")
     p.add_argument("input", help="image file, or sample:NAME for a bundled photograph")
     p.add_argument("output", help="output .lgc file")
+    p.add_argument("--steps", type=int, help="diffusion decoders: sampling steps to record "
+                   "in the file (default: the model's)")
+    p.add_argument("--sampler", choices=("ancestral", "ddim"),
+                   help="diffusion decoders: sampler to record in the file")
+    p.add_argument("--seed", type=int, default=0, help="diffusion decoders: sampler seed")
     p.set_defaults(func=cmd_compress)
     p = sub.add_parser("decompress", help="decode a .lgc file into an image")
     p.add_argument("--ckpt", help="checkpoint of the model named in the file")
     p.add_argument("input", help=".lgc file")
     p.add_argument("output", help="output image (PNG unless the suffix says otherwise)")
+    p.add_argument("--steps", type=int, help="diffusion decoders: override the file's steps")
+    p.add_argument("--sampler", choices=("ancestral", "ddim"),
+                   help="diffusion decoders: override the file's sampler")
     p.set_defaults(func=cmd_decompress)
     p = sub.add_parser("info", help="print the header of a .lgc file")
     p.add_argument("input")

@@ -7,6 +7,10 @@ to the hyper features and to ``y_hat`` as decoded so far; the elements of step k
 as ``v = round(y - mu)`` (mean-shifted rounding) with the table row of sigma, and both sides
 set ``y_hat = v + mu``. Encoder and decoder therefore feed bit-identical inputs to identical
 compiled functions, which is what keeps the range decoder in sync.
+
+A diffusion decoder samples the image from y_hat; the encoder records the sampler, its step
+count and its seed in the header, so a file always decodes to the same pixels. ``decode``
+may override the step count and sampler (a different, equally valid image).
 """
 
 from __future__ import annotations
@@ -89,8 +93,14 @@ class Codec:
     tile_latents: int = tiling.DEFAULT_TILE  # core side of a tile, in latent positions
 
     def __init__(self, model: model_lib.CompressionModel, params, tables: CodingTables | None,
-                 name: str):
+                 name: str, steps: int | None = None, sampler: str | None = None):
         self.model, self.name = model, name
+        self.diffusion = model.decoder == "diffusion"
+        if self.diffusion:
+            self.steps = model_lib.diffusion_option(model, "steps")
+            self.sampler = model_lib.diffusion_option(model, "sampler")
+        if self.diffusion or steps is not None or sampler is not None:
+            self.set_sampling(steps, sampler)
         self.params = {"params": jax.tree_util.tree_map(jnp.asarray, params)}
         self.tables = tables
         if tables is not None:
@@ -104,8 +114,22 @@ class Codec:
         self._hyper = jax.jit(lambda p, z: m.apply(p, z, method=m.hyper))
         self._step = jax.jit(lambda p, key, arg, hyper, y_hat: m.apply(
             p, key, arg, hyper, y_hat, method=m.step_params), static_argnums=1)
-        self._synth = jax.jit(lambda p, y_hat: m.apply(p, y_hat, method=m.synthesize))
+        if self.diffusion:
+            self._sample = jax.jit(
+                lambda p, y_hat, seed, steps, sampler: model_lib.sample_image(
+                    m, p, y_hat, jax.random.PRNGKey(seed), steps, sampler),
+                static_argnums=(3, 4))
+        else:
+            self._synth = jax.jit(lambda p, y_hat: m.apply(p, y_hat, method=m.synthesize))
         self._z_lik = jax.jit(lambda p, z: m.apply(p, z, method=lambda mod, z: mod.z_prior(z)))
+
+    def set_sampling(self, steps: int | None = None, sampler: str | None = None) -> None:
+        """Diffusion decoders: the steps and sampler that ``encode`` records in new files."""
+        if not self.diffusion:
+            raise ValueError(f"model {self.name} has an MSE decoder: sampling steps and "
+                             f"samplers apply to diffusion decoders only")
+        self.steps = _check_steps(self.steps if steps is None else steps)
+        self.sampler = _check_sampler(self.sampler if sampler is None else sampler)
 
     @property
     def model_id(self) -> str:
@@ -120,8 +144,11 @@ class Codec:
         return self.tables
 
     # ------------------------------------------------------------------ encoding
-    def encode(self, image) -> Encoded:
+    def encode(self, image, seed: int = 0) -> Encoded:
+        """Codes an image; ``seed`` (diffusion decoders) is the sampler's seed in the header."""
         tables = self._require_tables()
+        if not (isinstance(seed, int) and 0 <= seed < 2**32):
+            raise ValueError(f"seed must be an integer in [0, 2^32), got {seed!r}")
         x = images.as_rgb_uint8(image)
         height, width = x.shape[:2]
         xp, pad_h, pad_w = pad_image(x)
@@ -162,8 +189,15 @@ class Codec:
         coding += time.perf_counter() - t0
         header = bitstream.Header(
             model_name=self.name, model_hash=self.model_hash, height=height, width=width,
-            pad_h=pad_h, pad_w=pad_w, symbols_crc=bitstream.symbols_crc(*symbols))
+            pad_h=pad_h, pad_w=pad_w, symbols_crc=bitstream.symbols_crc(*symbols),
+            **self._decoder_fields(seed))
         return Encoded(bitstream.pack(header, streams), y_hat, z_bits + y_bits, network, coding)
+
+    def _decoder_fields(self, seed: int) -> dict:
+        if not self.diffusion:
+            return {}
+        return dict(decoder_seed=seed, decoder_steps=self.steps,
+                    decoder_sampler=bitstream.SAMPLERS.index(self.sampler))
 
     def compress(self, image) -> bytes:
         """Compresses a uint8 RGB image (H, W, 3) of any size into the bytes of a .lgc file."""
@@ -176,11 +210,22 @@ class Codec:
                 f"file was written by model {header.model_name}@{header.model_hash.hex()}, "
                 f"not by {self.model_id}; decode it with that model's checkpoint")
 
-    def decode(self, data: bytes) -> "Decoded":
-        """Decodes a file, verified against its decoded-symbol CRC, timing each part."""
+    def decode(self, data: bytes, steps: int | None = None,
+               sampler: str | None = None) -> "Decoded":
+        """Decodes a file, verified against its decoded-symbol CRC, timing each part.
+
+        A diffusion decoder samples with the header's seed, steps and sampler; ``steps`` and
+        ``sampler`` override the latter two."""
         tables = self._require_tables()
         header, streams = bitstream.unpack(data)
         self.check_model(header)
+        if self.diffusion != (header.decoder_sampler != 0):
+            raise FormatError("header is inconsistent with the model: sampler fields "
+                              f"{header.sampler!r} for a model with a "
+                              f"{'diffusion' if self.diffusion else 'MSE'} decoder")
+        if not self.diffusion and (steps is not None or sampler is not None):
+            raise ValueError(f"model {self.name} has an MSE decoder: sampling steps and "
+                             f"samplers apply to diffusion decoders only")
         hp, wp = header.height + header.pad_h, header.width + header.pad_w
         mult = model_lib.PAD_MULTIPLE
         if hp % mult or wp % mult or header.pad_h >= mult or header.pad_w >= mult:
@@ -221,13 +266,25 @@ class Codec:
             raise FormatError("decoded symbols do not match the file's checksum: the decoder "
                               "went out of sync (wrong tables or weights, or a damaged file)")
         t0 = time.perf_counter()
-        image = self.reconstruct(y_hat, header.height, header.width)
+        if self.diffusion:
+            steps = header.decoder_steps if steps is None else steps
+            sampler = header.sampler if sampler is None else sampler
+        image = self.reconstruct(y_hat, header.height, header.width, header.decoder_seed,
+                                 steps, sampler)
         network += time.perf_counter() - t0
         return Decoded(image, header, y_hat, network, coding, y_s)
 
-    def reconstruct(self, y_hat: np.ndarray, height: int, width: int) -> np.ndarray:
-        """The decoder's image for a quantized latent, cropped to (height, width)."""
-        x_hat = self._synthesize(y_hat)[0]
+    def reconstruct(self, y_hat: np.ndarray, height: int, width: int, seed: int = 0,
+                    steps: int | None = None, sampler: str | None = None) -> np.ndarray:
+        """The decoder's image for a quantized latent, cropped to (height, width); diffusion
+        decoders sample with (seed, steps, sampler), defaulting to the codec's settings."""
+        if self.diffusion:
+            steps = _check_steps(self.steps if steps is None else steps)
+            sampler = _check_sampler(self.sampler if sampler is None else sampler)
+            x_hat = np.asarray(self._sample(self.params, jnp.asarray(y_hat), seed, steps,
+                                            sampler))[0]
+        else:
+            x_hat = self._synthesize(y_hat)[0]
         x_hat = np.clip(np.round((x_hat + 1.0) * 127.5), 0, 255).astype(np.uint8)
         return x_hat[:height, :width]
 
@@ -256,9 +313,10 @@ class Codec:
                                tile=self.tile_latents, halo=halo, in_scale=16)
         return y, np.asarray(self._h_a(self.params, jnp.asarray(y)))
 
-    def decompress(self, data: bytes) -> np.ndarray:
+    def decompress(self, data: bytes, steps: int | None = None,
+                   sampler: str | None = None) -> np.ndarray:
         """Decodes the bytes of a .lgc file into a uint8 RGB image (H, W, 3)."""
-        return self.decode(data).image
+        return self.decode(data, steps, sampler).image
 
 
 @dataclasses.dataclass
@@ -271,6 +329,18 @@ class Decoded:
     network_s: float
     coding_s: float
     y_s: float  # decoding y alone: entropy parameters and range decoding, step by step
+
+
+def _check_steps(steps) -> int:
+    if not (isinstance(steps, (int, np.integer)) and 1 <= steps <= 65535):
+        raise ValueError(f"sampling steps must be an integer from 1 to 65535, got {steps!r}")
+    return int(steps)
+
+
+def _check_sampler(sampler) -> str:
+    if sampler not in bitstream.SAMPLERS[1:]:
+        raise ValueError(f"unknown sampler {sampler!r}; choose one of {bitstream.SAMPLERS[1:]}")
+    return sampler
 
 
 def _select(params, step):
@@ -288,10 +358,13 @@ def _gaussian_bits(v: np.ndarray, sigma: np.ndarray) -> float:
     return float(-np.log2(np.maximum(p, gc.LIKELIHOOD_BOUND)).sum())
 
 
-def load(path: str, name: str | None = None) -> Codec:
-    """Loads a trained codec from a checkpoint (a training workdir or one of its steps)."""
+def load(path: str, name: str | None = None, steps: int | None = None,
+         sampler: str | None = None) -> Codec:
+    """Loads a trained codec from a checkpoint (a training workdir or one of its steps);
+    ``steps`` and ``sampler`` set a diffusion decoder's defaults for the files it writes."""
     ckpt = checkpoint.load(path)
     config = ckpt["config"]
     model = checkpoint.model_of(ckpt)
     tables = CodingTables.from_dict(ckpt["tables"]) if ckpt["tables"] is not None else None
-    return Codec(model, ckpt["params"], tables, name or config.get("name", "laplace_codec"))
+    return Codec(model, ckpt["params"], tables, name or config.get("name", "laplace_codec"),
+                 steps=steps, sampler=sampler)

@@ -112,13 +112,20 @@ def _means(records: list[dict]) -> dict:
 
 def evaluate(ckpts: list[str], data_glob: str, out: str | None = None,
              name: str | None = None, progress: bool = True, classical_codecs=(),
-             anchors=(), bd_anchors=("vtm",), plot: str | None = None) -> dict:
+             anchors=(), bd_anchors=("vtm",), plot: str | None = None,
+             steps: int | None = None, sampler: str | None = None) -> dict:
     """Evaluates each checkpoint (and classical codecs) on the images matching
-    ``data_glob``; adds published ``anchors``; writes JSON to ``out`` and a plot to ``plot``."""
+    ``data_glob``; adds published ``anchors``; writes JSON to ``out`` and a plot to ``plot``.
+    ``steps`` and ``sampler`` apply to diffusion decoders (default: each model's own)."""
     from laplace_codec import anchors as anchors_lib
 
     paths = data.image_files(data_glob)
-    runs = [evaluate_codec(codec_lib.load(c), paths, progress) for c in ckpts]
+    runs = []
+    for c in ckpts:
+        model = codec_lib.load(c)
+        if model.diffusion:
+            model.set_sampling(steps, sampler)
+        runs.append(evaluate_codec(model, paths, progress))
     result = dict(
         name=name or (runs[0]["model"].split("@")[0] if len(runs) == 1 else "laplace_codec"),
         description=(f"laplace_codec on {len(paths)} images ({data_glob}); real files, header "

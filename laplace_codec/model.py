@@ -3,6 +3,10 @@
 Images enter and leave in [-1, 1] (uint8 / 127.5 - 1), NHWC, with H and W multiples of
 ``PAD_MULTIPLE``. The pieces are exposed as methods so that the coding path (``codec.py``)
 can run the decoder's computation step by step with ``model.apply(..., method=...)``.
+
+Two decoders (``model.decoder``): ``"mse"``, the synthesis transform ``g_s`` trained on the
+MSE, and ``"diffusion"``, the conditional blurring-diffusion decoder (``diffusion_decoder.py``)
+trained on the noise-prediction loss, whose image is sampled (``sample_image``).
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from laplace_codec import blur_diffusion
+from laplace_codec.diffusion_decoder import DiffusionDecoder
 from laplace_codec.factorized_prior import FactorizedPrior
 from laplace_codec.hyperprior import MeanScaleHyperprior, ste_round
 from laplace_codec.laplacian_entropy import LaplacianEntropyModel
@@ -20,6 +26,7 @@ from laplace_codec.transforms import (AnalysisTransform, HyperAnalysis, HyperSyn
 
 PAD_MULTIPLE = 64  # y is at H/16 and z at H/64
 ENTROPY_MODELS = {"hyperprior": MeanScaleHyperprior, "laplacian": LaplacianEntropyModel}
+DECODERS = ("mse", "diffusion")
 
 
 class CompressionModel(nn.Module):
@@ -28,20 +35,31 @@ class CompressionModel(nn.Module):
     res_blocks: int = 1
     entropy: str = "hyperprior"
     entropy_options: tuple = ()  # (name, value) pairs for the entropy model of y
+    decoder: str = "mse"
+    decoder_options: tuple = ()  # (name, value) pairs for the diffusion decoder
 
     def setup(self):
         if self.entropy not in ENTROPY_MODELS:
             raise ValueError(f"unknown model.entropy {self.entropy!r}; choose one of "
                              f"{sorted(ENTROPY_MODELS)}")
+        if self.decoder not in DECODERS:
+            raise ValueError(f"unknown model.decoder {self.decoder!r}; choose one of {DECODERS}")
         self.g_a = AnalysisTransform(self.N, self.M, self.res_blocks)
-        self.g_s = SynthesisTransform(self.N, 3, self.res_blocks)
+        if self.decoder == "mse":
+            self.g_s = SynthesisTransform(self.N, 3, self.res_blocks)
+        else:
+            self.g_s = DiffusionDecoder(**dict(self.decoder_options))
         self.h_a = HyperAnalysis(self.N)
         self.h_s = HyperSynthesis(self.N, 2 * self.M)
         self.z_prior = FactorizedPrior(self.N)
         self.y_model = ENTROPY_MODELS[self.entropy](self.M, **dict(self.entropy_options))
 
     def __call__(self, x: jax.Array, train: bool = False) -> dict[str, jax.Array]:
-        """Training forward: reconstruction and the likelihoods of y and z."""
+        """Training forward: the likelihoods of y and z, and the decoder's output: the
+        reconstruction ``x_hat`` (MSE decoder), or (diffusion decoder, eq. 11-12) the noise
+        ``eps`` drawn for a random t, its prediction ``eps_hat`` from z_t, and the one-step
+        reconstruction ``x0_hat`` (clipped to [-1, 1]). Random numbers come from the
+        ``noise`` RNG stream."""
         y = self.g_a(x)
         z = self.h_a(y)
         if train:
@@ -51,8 +69,19 @@ class CompressionModel(nn.Module):
             z_likelihood = self.z_prior(jnp.round(z))
         z_hat = ste_round(z)
         y_hat, y_likelihood = self.y_model(y, self.h_s(z_hat), train)
-        return dict(x_hat=self.g_s(y_hat), y_hat=y_hat,
-                    y_likelihood=y_likelihood, z_likelihood=z_likelihood)
+        out = dict(y_hat=y_hat, y_likelihood=y_likelihood, z_likelihood=z_likelihood)
+        if self.decoder == "mse":
+            out["x_hat"] = self.g_s(y_hat)
+        elif train:
+            rng = self.make_rng("noise")
+            t = jax.random.uniform(jax.random.fold_in(rng, 1), (x.shape[0],))
+            eps = jax.random.normal(jax.random.fold_in(rng, 2), x.shape, x.dtype)
+            schedule = self.g_s.schedule
+            z_t = blur_diffusion.diffuse(x, t, eps, schedule)
+            eps_hat = self.g_s(z_t, t, y_hat)
+            out.update(t=t, eps=eps, eps_hat=eps_hat,
+                       x0_hat=blur_diffusion.predict_x0(z_t, t, eps_hat, schedule))
+        return out
 
     # The coding path, piece by piece.
     def analyze(self, x: jax.Array):
@@ -66,7 +95,14 @@ class CompressionModel(nn.Module):
         return self.y_model.step_params(key, arg, hyper, y_hat)
 
     def synthesize(self, y_hat: jax.Array) -> jax.Array:
+        """The MSE decoder's image; diffusion models use ``condition`` and ``denoise``."""
         return self.g_s(y_hat)
+
+    def condition(self, y_hat: jax.Array) -> list[jax.Array]:
+        return self.g_s.condition(y_hat)
+
+    def denoise(self, z_t: jax.Array, t: jax.Array, cond: list[jax.Array]) -> jax.Array:
+        return self.g_s.denoise(z_t, t, cond)
 
     def z_logits_cdf(self, v: jax.Array) -> jax.Array:
         return self.z_prior.logits_cdf(v)
@@ -80,9 +116,21 @@ def from_config(model_config: ml_collections.ConfigDict) -> CompressionModel:
                          f"{sorted(ENTROPY_MODELS)}")
     options = model_config.get(model_config.entropy)
     options = tuple(sorted(options.to_dict().items())) if options is not None else ()
+    decoder = model_config.get("decoder", "mse")
+    if decoder not in DECODERS:
+        raise ValueError(f"unknown model.decoder {decoder!r}; choose one of {DECODERS}")
+    decoder_options = ()
+    if decoder == "diffusion":
+        if model_config.get("diffusion") is None:
+            raise ValueError("model.decoder is 'diffusion' but config.model.diffusion is "
+                             "missing; start from configs/diffusion.py")
+        decoder_options = tuple(sorted(
+            (k, tuple(v) if isinstance(v, list) else v)
+            for k, v in model_config.diffusion.to_dict().items()))
     return CompressionModel(N=model_config.N, M=model_config.M,
                             res_blocks=model_config.res_blocks, entropy=model_config.entropy,
-                            entropy_options=options)
+                            entropy_options=options, decoder=decoder,
+                            decoder_options=decoder_options)
 
 
 def entropy_model(model: CompressionModel):
@@ -92,3 +140,26 @@ def entropy_model(model: CompressionModel):
 
 def coding_steps(model: CompressionModel, latent_shape: tuple[int, int, int]):
     return entropy_model(model).coding_steps(latent_shape)
+
+
+def diffusion_option(model: CompressionModel, name: str):
+    """One option of the model's diffusion decoder (its configured value or the default)."""
+    if model.decoder != "diffusion":
+        raise ValueError("this model has an MSE decoder, not a diffusion decoder")
+    return dict(model.decoder_options).get(name, getattr(DiffusionDecoder, name))
+
+
+def sample_image(model: CompressionModel, variables, y_hat: jax.Array, rng: jax.Array,
+                 steps: int, sampler: str, return_trajectory: bool = False):
+    """The diffusion decoder's image for y_hat (in [-1, 1]): the condition pyramid once, then
+    ``steps`` steps of ``sampler`` from z_1 ~ N(0, I) drawn from ``rng`` (eq. 13)."""
+    schedule = blur_diffusion.Schedule(diffusion_option(model, "sigma_b_max"),
+                                       diffusion_option(model, "d_min"))
+    cond = model.apply(variables, y_hat, method=model.condition)
+    b, h, w, _ = y_hat.shape
+
+    def eps_fn(z_t, t):
+        return model.apply(variables, z_t, t, cond, method=model.denoise)
+
+    return blur_diffusion.sample(eps_fn, (b, 16 * h, 16 * w, 3), rng, steps, schedule,
+                                 sampler, return_trajectory=return_trajectory)

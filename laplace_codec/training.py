@@ -1,7 +1,8 @@
 """Training: ``train_and_evaluate(config, workdir)``, called by ``train.py``.
 
-Objective (paper eq. before 12, with D the MSE of images in [-1, 1]):
-``L = D + lmbda * R``, R in bits per pixel from the likelihoods of y and z.
+Objective, with R in bits per pixel from the likelihoods of y and z: for the MSE decoder
+``L = D + lmbda * R`` with D the MSE of images in [-1, 1] (paper eq. 8); for the diffusion
+decoder ``L = lmbda * R + ||eps - eps_hat||^2 + beta * LPIPS(x, x0_hat)`` (eqs. 11-12).
 
 The train step is ``jax.jit`` with shardings on a device mesh (a ``data`` axis over all
 devices, or ``mesh.devices`` of them): batches are split along it; the state is replicated,
@@ -59,18 +60,36 @@ def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransform
     return optax.apply_if_finite(tx, max_consecutive_errors=2**31 - 1)
 
 
-def rate_distortion(model, params, batch: jax.Array, rng: jax.Array, lmbda: float):
-    """Loss and metrics of one uint8 batch; batch values are mapped to [-1, 1]."""
+def rate_distortion(model, params, batch: jax.Array, rng: jax.Array,
+                    loss_config: ml_collections.ConfigDict):
+    """Loss and metrics of one uint8 batch; batch values are mapped to [-1, 1].
+
+    Diffusion models report ``mse``/``psnr`` of the one-step reconstruction x0_hat at the
+    random t of each image (a training signal, not the sampled image's quality)."""
     x = batch.astype(jnp.float32) / 127.5 - 1.0
     out = model.apply({"params": params}, x, train=True, rngs={"noise": rng})
     num_pixels = x.shape[0] * x.shape[1] * x.shape[2]
     bits_y = -jnp.sum(jnp.log2(out["y_likelihood"]))
     bits_z = -jnp.sum(jnp.log2(out["z_likelihood"]))
     bpp = (bits_y + bits_z) / num_pixels
-    mse = jnp.mean(jnp.square(out["x_hat"] - x))
-    loss = mse + lmbda * bpp
+    lmbda = loss_config.lmbda
+    if model.decoder == "mse":
+        mse = jnp.mean(jnp.square(out["x_hat"] - x))
+        loss, extra = mse + lmbda * bpp, {}
+    else:
+        from laplace_codec import perceptual
+
+        mse = jnp.mean(jnp.square(out["x0_hat"] - x))
+        eps_mse = jnp.mean(jnp.square(out["eps"] - out["eps_hat"]))
+        beta = loss_config.get("beta", 0.0)
+        lpips = (jnp.mean(perceptual.lpips_distance(x, out["x0_hat"],
+                                                    loss_config.get("lpips_net", "alexnet")))
+                 if beta else jnp.zeros(()))
+        loss = lmbda * bpp + eps_mse + beta * lpips
+        extra = dict(eps_mse=eps_mse, lpips=lpips)
     psnr = 10.0 * jnp.log10(4.0 / jnp.maximum(mse, 1e-10))  # peak-to-peak 2 in [-1, 1]
-    return loss, dict(loss=loss, bpp=bpp, bpp_z=bits_z / num_pixels, mse=mse, psnr=psnr)
+    return loss, dict(loss=loss, bpp=bpp, bpp_z=bits_z / num_pixels, mse=mse, psnr=psnr,
+                      **extra)
 
 
 def make_mesh(num_devices: int = 0, devices=None) -> Mesh:
@@ -114,10 +133,34 @@ def init_state(model, config, rng):
     return state
 
 
+def warm_start(params, path: str):
+    """Copies into ``params`` every parameter of the checkpoint at ``path`` with the same
+    name and shape (``train.init_from``: the second stage of a two-stage recipe, or a
+    diffusion codec started from a trained MSE codec's encoder and entropy model).
+    Returns (params, names copied, names left as initialised)."""
+    source = {jax.tree_util.keystr(k): v for k, v in
+              jax.tree_util.tree_flatten_with_path(checkpoint.load(path)["params"])[0]}
+    copied, fresh = [], []
+
+    def take(key_path, leaf):
+        name = jax.tree_util.keystr(key_path)
+        other = source.get(name)
+        if other is not None and np.shape(other) == np.shape(leaf):
+            copied.append(name)
+            return jnp.asarray(other, jnp.asarray(leaf).dtype)
+        fresh.append(name)
+        return leaf
+
+    params = jax.tree_util.tree_map_with_path(take, params)
+    if not copied:
+        raise ValueError(f"train.init_from = {path!r} shares no parameter (same name and "
+                         f"shape) with this model; check the checkpoint and model sizes")
+    return params, copied, fresh
+
+
 def make_train_step(model, config, mesh: Mesh, state_sharding=None):
     """(jitted step, batch sharding); ``state_sharding`` defaults to replicated."""
     tx = make_optimizer(config)
-    lmbda = config.loss.lmbda
     ema_decay = config.train.get("ema_decay", 0.0)
     replicated = NamedSharding(mesh, P())
     batch_sharding = NamedSharding(mesh, P("data"))
@@ -127,7 +170,7 @@ def make_train_step(model, config, mesh: Mesh, state_sharding=None):
     def step_fn(state, batch):
         rng = jax.random.fold_in(state["rng"], state["step"])
         grad_fn = jax.value_and_grad(
-            lambda p: rate_distortion(model, p, batch, rng, lmbda), has_aux=True)
+            lambda p: rate_distortion(model, p, batch, rng, config.loss), has_aux=True)
         (_, metrics), grads = grad_fn(state["params"])
         updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
@@ -181,6 +224,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             state, sharding)
         state = checkpoint.restore_state(mngr, start, target)
         print(f"resumed from step {start} in {workdir}", flush=True)
+    elif config.train.get("init_from"):
+        params, copied, fresh = warm_start(state["params"], config.train.init_from)
+        tx = make_optimizer(config)
+        state = dict(state, params=params, opt_state=tx.init(params))
+        if "ema_params" in state:
+            state["ema_params"] = params
+        print(f"initialised {len(copied)} parameter arrays from {config.train.init_from}; "
+              f"{len(fresh)} start fresh", flush=True)
     state = jax.device_put(state, sharding)
     max_nonfinite = config.optim.get("max_nonfinite", 20)
 
@@ -198,7 +249,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     def save(step):
         from jax.experimental import multihost_utils
 
-        params = multihost_utils.process_allgather(state["params"], tiled=True)
+        # The deployed weights are the EMA when there is one; their tables go with them.
+        params = multihost_utils.process_allgather(state.get("ema_params", state["params"]),
+                                                   tiled=True)
         tables = tables_for(model, params)
         checkpoint.save(mngr, step, state, tables.to_dict(), config)
 
@@ -251,7 +304,8 @@ def _append_jsonl(path: str, record: dict) -> None:
 
 def make_evaluator(model, config: ml_collections.ConfigDict, writer):
     """Periodic evaluation on held-out images (``eval.glob``): center crops of ``eval.crop``
-    through the model (rounded latents, estimated rate); writes eval/bpp and eval/psnr, and
+    through the model (rounded latents, estimated rate; diffusion decoders sample with
+    ``eval.diffusion_steps`` deterministic steps); writes eval/bpp and eval/psnr, and
     original | reconstruction images to TensorBoard. None when no folder is configured."""
     if not config.get("eval") or not config.eval.glob:
         return None
@@ -269,13 +323,20 @@ def make_evaluator(model, config: ml_collections.ConfigDict, writer):
         raise ValueError(f"no image in {config.eval.glob!r} is at least {crop} pixels wide")
     batch = np.stack(batch)
 
+    steps = config.eval.get("diffusion_steps", 10)
+
     @jax.jit
     def forward(params):
         x = jnp.asarray(batch, jnp.float32) / 127.5 - 1.0
         out = model.apply({"params": params}, x, train=False)
         bits = -(jnp.sum(jnp.log2(out["y_likelihood"]), axis=(1, 2, 3))
                  + jnp.sum(jnp.log2(out["z_likelihood"]), axis=(1, 2, 3)))
-        x_hat = jnp.clip(jnp.round((out["x_hat"] + 1.0) * 127.5), 0, 255)
+        if model.decoder == "mse":
+            x_hat = out["x_hat"]
+        else:  # a few deterministic steps: comparable from one evaluation to the next
+            x_hat = model_lib.sample_image(model, {"params": params}, out["y_hat"],
+                                           jax.random.PRNGKey(0), steps, "ddim")
+        x_hat = jnp.clip(jnp.round((x_hat + 1.0) * 127.5), 0, 255)
         mse = jnp.mean(jnp.square(x_hat - jnp.asarray(batch, jnp.float32)), axis=(1, 2, 3))
         return bits / (crop * crop), 10.0 * jnp.log10(255.0 ** 2 / mse), x_hat.astype(jnp.uint8)
 

@@ -47,6 +47,19 @@ def trained_laplacian_workdir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def trained_diffusion_workdir(tmp_path_factory):
+    """configs/test_diffusion.py (hyperprior + tiny diffusion decoder), trained briefly."""
+    return _train("test_diffusion", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def diffusion_codec(trained_diffusion_workdir):
+    import laplace_codec
+
+    return laplace_codec.load(trained_diffusion_workdir)
+
+
+@pytest.fixture(scope="session")
 def codec(trained_workdir):
     import laplace_codec
 

@@ -10,7 +10,7 @@ from laplace_codec.errors import FormatError
 
 HEADER = bitstream.Header(model_name="tiny-λ", model_hash=bytes(range(8)), height=17,
                           width=31, pad_h=47, pad_w=33, decoder_seed=7, decoder_steps=25,
-                          symbols_crc=0xDEADBEEF)
+                          decoder_sampler=2, symbols_crc=0xDEADBEEF)
 STREAMS = [b"\x01\x02\x03", b"", b"payload bytes"]
 
 
@@ -69,3 +69,19 @@ def test_symbols_crc_depends_on_order_and_values():
     a, b = np.array([1, 2, 3]), np.array([4])
     assert bitstream.symbols_crc(a, b) != bitstream.symbols_crc(b, a)
     assert bitstream.symbols_crc(a) != bitstream.symbols_crc(a + 1)
+
+
+@pytest.mark.parametrize("sampler,steps", [(3, 25), (255, 25), (0, 25), (1, 0)])
+def test_inconsistent_decoder_fields_are_refused(sampler, steps):
+    """A header whose CRC is right but whose sampler code is unknown, or that names a sampler
+    without steps (or steps without a sampler), is refused."""
+    import zlib
+
+    data = bytearray(bitstream.pack(HEADER, STREAMS))
+    fixed = 4 + 1 + 1 + len(HEADER.model_name.encode()) + 8
+    offset = fixed + struct.calcsize("<IIBBHHI")
+    struct.pack_into("<HB", data, offset, steps, sampler)
+    head_len = fixed + bitstream._FIXED.size + 4 * len(STREAMS) + 8
+    struct.pack_into("<I", data, head_len, zlib.crc32(bytes(data[:head_len])))
+    with pytest.raises(FormatError, match="sampler"):
+        bitstream.unpack(bytes(data))

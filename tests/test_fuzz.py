@@ -60,6 +60,7 @@ class Fields:
     pad_w: int
     seed: int
     steps: int
+    sampler: int
     lengths: list
     payload_crc: int
     symbols_crc: int
@@ -69,13 +70,14 @@ class Fields:
     def parse(cls, data: bytes) -> "Fields":
         n = data[5]
         pos = 6 + n
-        h, w, c, d, ph, pw, seed, steps, k = struct.unpack_from("<IIBBHHIHB", data, pos + 8)
-        pos += 8 + 21
+        h, w, c, d, ph, pw, seed, steps, sampler, k = struct.unpack_from(
+            "<IIBBHHIHBB", data, pos + 8)
+        pos += 8 + 22
         lengths = list(struct.unpack_from(f"<{k}I", data, pos))
         pos += 4 * k
         pcrc, scrc = struct.unpack_from("<II", data, pos)
         return cls(data[:4], data[4], data[6:6 + n], data[6 + n:14 + n], h, w, c, d, ph, pw,
-                   seed, steps, lengths, pcrc, scrc, data[pos + 12:])
+                   seed, steps, sampler, lengths, pcrc, scrc, data[pos + 12:])
 
     def offsets(self) -> dict:
         """Byte offset and struct format of each fixed-size field."""
@@ -83,8 +85,8 @@ class Fields:
         out = dict(version=(4, "B"), name_len=(5, "B"), height=(base, "<I"),
                    width=(base + 4, "<I"), channels=(base + 8, "B"), bit_depth=(base + 9, "B"),
                    pad_h=(base + 10, "<H"), pad_w=(base + 12, "<H"), seed=(base + 14, "<I"),
-                   steps=(base + 18, "<H"), k=(base + 20, "B"))
-        pos = base + 21
+                   steps=(base + 18, "<H"), sampler=(base + 20, "B"), k=(base + 21, "B"))
+        pos = base + 22
         for i in range(len(self.lengths)):
             out[f"length{i}"] = (pos + 4 * i, "<I")
         pos += 4 * len(self.lengths)
@@ -99,8 +101,8 @@ class Fields:
         head = b"".join([
             self.magic, bytes([self.version, len(self.name) & 0xFF]), self.name,
             self.model_hash,
-            struct.pack("<IIBBHHIHB", self.height, self.width, self.channels, self.bit_depth,
-                        self.pad_h, self.pad_w, self.seed, self.steps, k & 0xFF),
+            struct.pack("<IIBBHHIHBB", self.height, self.width, self.channels, self.bit_depth,
+                        self.pad_h, self.pad_w, self.seed, self.steps, self.sampler, k & 0xFF),
             struct.pack(f"<{len(self.lengths)}I", *self.lengths),
             struct.pack("<II", pcrc, self.symbols_crc)])
         return head + struct.pack("<I", zlib.crc32(head)) + self.payload
@@ -120,10 +122,12 @@ class Fields:
 def test_layout_reader_agrees_with_the_writer():
     header = bitstream.Header(model_name="m-λ", model_hash=bytes(range(8)), height=17, width=31,
                               pad_h=47, pad_w=33, decoder_seed=9, decoder_steps=4,
+                              decoder_sampler=2,
                               symbols_crc=0x12345678)
     data = bitstream.pack(header, [b"abc", b"defgh"])
     fields = Fields.parse(data)
     assert (fields.height, fields.width, fields.pad_h, fields.pad_w) == (17, 31, 47, 33)
+    assert (fields.seed, fields.steps, fields.sampler) == (9, 4, 2)
     assert fields.lengths == [3, 5] and fields.payload == b"abcdefgh"
     assert fields.build(fix_payload_crc=False) == data
     assert struct.unpack_from("<I", data, fields.offsets()["header_crc"][0])[0] == \
@@ -201,8 +205,10 @@ def crafted_header_cases(data: bytes, rng):
         yield "model name", rep(f, name=name).build()
     yield "model name length past the end", rep(f, name=b"x" * 300).build()
     yield "model hash", rep(f, model_hash=rng.integers(0, 256, 8, np.uint8).tobytes()).build()
-    for seed, steps in ((1, 0), (2**32 - 1, 65535), (0, 1)):
-        yield "decoder seed / steps", rep(f, seed=seed, steps=steps).build()
+    for seed, steps, sampler in ((1, 0, 0), (2**32 - 1, 65535, 0), (0, 1, 0), (0, 0, 1),
+                                 (7, 25, 1), (7, 25, 2), (7, 25, 3), (0, 0, 255)):
+        yield "decoder seed / steps / sampler", rep(f, seed=seed, steps=steps,
+                                                    sampler=sampler).build()
     yield "symbols crc", rep(f, symbols_crc=f.symbols_crc ^ 1).build()
     yield "payload crc", rep(f, payload_crc=f.payload_crc ^ 1).build(fix_payload_crc=False)
     total = sum(f.lengths)

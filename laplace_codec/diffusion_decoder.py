@@ -1,0 +1,173 @@
+"""The conditional blurring-diffusion decoder: a noise-prediction U-Net conditioned on t and on
+a pyramid of y_hat features (paper section 3.3 and its appendix; the design of CDC, Yang &
+Mandt 2022, which the paper's code follows).
+
+- ``ConditionPyramid``: a ``g_s``-like stack of sub-pixel upsampling stages that turns y_hat
+  (H/16) into features at H/8, H/4, H/2 and H.
+- ``DenoisingUNet``: ``phi_theta(z_t, t, y_hat)`` of eq. 11. Levels at H, H/2, H/4, H/8; each
+  level of the downward path takes the condition features of its resolution (concatenated),
+  residual blocks with a time embedding, linear attention where configured, and sub-pixel
+  upsampling (conv + depth-to-space) on the way up.
+- ``DiffusionDecoder`` ties them to a :class:`~laplace_codec.blur_diffusion.Schedule`.
+
+All widths come from ``config.model.diffusion``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from laplace_codec import blur_diffusion
+from laplace_codec.layers import GDN, Up, depth_to_space
+
+
+def timestep_embedding(t: jax.Array, dim: int, scale: float = 1000.0) -> jax.Array:
+    """Sinusoidal embedding of continuous t in [0, 1] (as 1000 t, the DDPM convention): (B, dim)."""
+    half = dim // 2
+    freqs = jnp.exp(-math.log(10000.0) * jnp.arange(half, dtype=jnp.float32) / half)
+    args = scale * t[:, None] * freqs[None]
+    return jnp.concatenate([jnp.sin(args), jnp.cos(args)], axis=-1)
+
+
+def _norm(channels: int) -> nn.GroupNorm:
+    return nn.GroupNorm(num_groups=math.gcd(channels, 8))
+
+
+class TimeResBlock(nn.Module):
+    """GroupNorm-SiLU-conv twice, the time embedding added in between, identity (or 1x1) skip."""
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array, temb: jax.Array) -> jax.Array:
+        h = nn.Conv(self.features, (3, 3))(nn.silu(_norm(x.shape[-1])(x)))
+        h = h + nn.Dense(self.features)(nn.silu(temb))[:, None, None, :]
+        h = nn.Conv(self.features, (3, 3), kernel_init=nn.initializers.zeros)(
+            nn.silu(_norm(self.features)(h)))
+        skip = x if x.shape[-1] == self.features else nn.Conv(self.features, (1, 1))(x)
+        return skip + h
+
+
+class LinearAttention(nn.Module):
+    """Linear attention (Shen et al. 2021, as in CDC): softmax over channels for queries and
+    over positions for keys, so the cost grows linearly with the number of pixels."""
+
+    heads: int = 4
+    head_dim: int = 32
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        b, h, w, c = x.shape
+        qkv = nn.Conv(3 * self.heads * self.head_dim, (1, 1), use_bias=False)(_norm(c)(x))
+        q, k, v = jnp.split(qkv.reshape(b, h * w, 3, self.heads, self.head_dim), 3, axis=2)
+        q = jax.nn.softmax(q[:, :, 0], axis=-1) * self.head_dim ** -0.5
+        k = jax.nn.softmax(k[:, :, 0], axis=1)
+        context = jnp.einsum("bnhd,bnhe->bhde", k, v[:, :, 0])
+        out = jnp.einsum("bnhd,bhde->bnhe", q, context).reshape(b, h, w, -1)
+        return x + nn.Conv(c, (1, 1), kernel_init=nn.initializers.zeros)(out)
+
+
+class ConditionPyramid(nn.Module):
+    """y_hat (H/16) -> [features at H, H/2, H/4, H/8]; ``widths`` from H/8 up to H."""
+
+    widths: tuple = (128, 96, 64, 32)
+
+    @nn.compact
+    def __call__(self, y_hat: jax.Array) -> list[jax.Array]:
+        features, h = [], y_hat
+        for width in self.widths:
+            h = GDN(inverse=True)(Up(width)(h))
+            features.append(h)
+        return features[::-1]
+
+
+class DenoisingUNet(nn.Module):
+    """Predicts eps from (z_t, t, condition pyramid); output initialised to zero."""
+
+    width: int = 64
+    multipliers: tuple = (1, 2, 3, 4)
+    res_blocks: int = 1
+    attention_levels: tuple = (3,)
+    heads: int = 4
+    head_dim: int = 32
+
+    @nn.compact
+    def __call__(self, z_t: jax.Array, t: jax.Array, cond: list[jax.Array]) -> jax.Array:
+        levels = len(self.multipliers)
+        if len(cond) != levels:
+            raise ValueError(f"the U-Net has {levels} levels but the condition pyramid has "
+                             f"{len(cond)} scales")
+        temb = timestep_embedding(t, self.width)
+        temb = nn.Dense(4 * self.width)(nn.silu(nn.Dense(4 * self.width)(temb)))
+
+        h = nn.Conv(self.width, (3, 3))(jnp.concatenate([z_t, cond[0]], axis=-1))
+        skips = []
+        for i, mult in enumerate(self.multipliers):
+            if i > 0:
+                h = nn.Conv(h.shape[-1], (3, 3), strides=(2, 2))(h)
+                h = jnp.concatenate([h, cond[i]], axis=-1)
+            for _ in range(self.res_blocks):
+                h = TimeResBlock(self.width * mult)(h, temb)
+                if i in self.attention_levels:
+                    h = LinearAttention(self.heads, self.head_dim)(h)
+            skips.append(h)
+
+        h = TimeResBlock(h.shape[-1])(h, temb)
+        h = LinearAttention(self.heads, self.head_dim)(h)
+        h = TimeResBlock(h.shape[-1])(h, temb)
+
+        for i in reversed(range(levels)):
+            h = jnp.concatenate([h, skips.pop()], axis=-1)
+            for _ in range(self.res_blocks):
+                h = TimeResBlock(self.width * self.multipliers[i])(h, temb)
+                if i in self.attention_levels:
+                    h = LinearAttention(self.heads, self.head_dim)(h)
+            if i > 0:
+                h = depth_to_space(nn.Conv(4 * self.width * self.multipliers[i - 1],
+                                           (3, 3))(h), 2)
+        h = nn.silu(_norm(h.shape[-1])(h))
+        return nn.Conv(z_t.shape[-1], (3, 3), kernel_init=nn.initializers.zeros)(h)
+
+
+class DiffusionDecoder(nn.Module):
+    """The synthesis of a diffusion codec: ``condition(y_hat)`` once per image, then
+    ``denoise(z_t, t, cond)`` at every sampling step."""
+
+    sigma_b_max: float = 25.0
+    d_min: float = 0.001
+    width: int = 64
+    multipliers: tuple = (1, 2, 3, 4)
+    res_blocks: int = 1
+    attention_levels: tuple = (3,)
+    heads: int = 4
+    head_dim: int = 32
+    cond_widths: tuple = (128, 96, 64, 32)
+    # Sampling defaults (a file's header may override them): see blur_diffusion.sample.
+    steps: int = 500
+    sampler: str = "ancestral"
+
+    def setup(self):
+        if len(self.cond_widths) != 4 or len(self.multipliers) != 4:
+            raise ValueError(f"model.diffusion.cond_widths and multipliers need one entry per "
+                             f"U-Net level (H, H/2, H/4, H/8), got {len(self.cond_widths)} "
+                             f"and {len(self.multipliers)}")
+        if self.sampler not in blur_diffusion.SAMPLERS:
+            raise ValueError(f"unknown model.diffusion.sampler {self.sampler!r}; choose one of "
+                             f"{blur_diffusion.SAMPLERS}")
+        self.condition = ConditionPyramid(tuple(self.cond_widths))
+        self.eps_net = DenoisingUNet(self.width, tuple(self.multipliers), self.res_blocks,
+                                     tuple(self.attention_levels), self.heads, self.head_dim)
+
+    @property
+    def schedule(self) -> blur_diffusion.Schedule:
+        return blur_diffusion.Schedule(self.sigma_b_max, self.d_min)
+
+    def __call__(self, z_t: jax.Array, t: jax.Array, y_hat: jax.Array) -> jax.Array:
+        return self.eps_net(z_t, t, self.condition(y_hat))
+
+    def denoise(self, z_t: jax.Array, t: jax.Array, cond: list[jax.Array]) -> jax.Array:
+        return self.eps_net(z_t, t, cond)

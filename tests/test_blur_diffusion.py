@@ -1,0 +1,163 @@
+"""The blurring-diffusion process against hand computations (DESIGN.md section 3)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from laplace_codec import blur_diffusion as bd
+
+
+def _photo(size=32):
+    from laplace_codec import images
+
+    x = images.read_image("sample:astronaut")[100:100 + size, 180:180 + size]
+    return jnp.asarray(x[None], jnp.float32) / 127.5 - 1.0
+
+
+def test_dct_is_orthonormal():
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 16, 24, 3))
+    f = bd.dct2(x)
+    np.testing.assert_allclose(bd.idct2(f), x, atol=1e-5)
+    np.testing.assert_allclose(jnp.sum(f ** 2), jnp.sum(x ** 2), rtol=1e-5)  # Parseval
+    # The DC coefficient of an orthonormal DCT is sum / sqrt(H W).
+    np.testing.assert_allclose(f[:, 0, 0], x.sum(axis=(1, 2)) / np.sqrt(16 * 24), rtol=1e-5)
+
+
+def test_blur_schedule_values():
+    schedule = bd.Schedule(sigma_b_max=5.0, d_min=0.001)
+    lam = bd.squared_frequencies(4, 8)
+    assert lam[0, 0, 0] == 0.0
+    np.testing.assert_allclose(lam[1, 2, 0], (np.pi / 4) ** 2 + (np.pi * 2 / 8) ** 2, rtol=1e-6)
+    t = jnp.asarray([0.0, 0.3, 1.0])
+    d = schedule.blur(t, lam)
+    np.testing.assert_array_equal(d[0], 1.0)  # no blur at t = 0
+    tau = (5.0 * np.sin(np.pi * 0.3 / 2) ** 2) ** 2 / 2
+    expected = 0.999 * np.exp(-np.asarray(lam) * tau) + 0.001
+    np.testing.assert_allclose(d[1], expected, rtol=1e-5, atol=1e-6)
+    assert float(d[2].min()) >= 0.001 and float(d[2, 0, 0, 0]) == 1.0  # DC is never blurred
+
+
+def test_sigma_b_max_zero_is_standard_ddpm():
+    """sigma_B_max = 0: d_t = 1 exactly, and the posterior coefficients are DDPM's (Ho et al.
+    2020, eq. 7) for the cosine schedule alpha_bar_t = cos(pi t / 2)^2."""
+    schedule = bd.Schedule(sigma_b_max=0.0)
+    lam = bd.squared_frequencies(8, 8)
+    t = jnp.linspace(0.0, 1.0, 11)
+    np.testing.assert_array_equal(schedule.blur(t, lam), 1.0)
+    steps = 10
+    f_t = jax.random.normal(jax.random.PRNGKey(1), (1, 8, 8, 3))
+    f_x = jax.random.normal(jax.random.PRNGKey(2), (1, 8, 8, 3))
+    for k in range(steps, 0, -1):
+        tk, sk = k / steps, (k - 1) / steps
+        abar_t = max(np.cos(np.pi * tk / 2), bd.ALPHA_MIN) ** 2
+        abar_s = np.cos(np.pi * sk / 2) ** 2
+        beta = 1 - abar_t / abar_s
+        c_x0 = np.sqrt(abar_s) * beta / (1 - abar_t)
+        c_xt = np.sqrt(1 - beta) * (1 - abar_s) / (1 - abar_t)
+        var = beta * (1 - abar_s) / (1 - abar_t)
+        mean, v = bd.posterior(f_t, f_x, tk, sk, schedule)
+        np.testing.assert_allclose(mean, c_x0 * f_x + c_xt * f_t, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(v, np.full(v.shape, var), rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.parametrize("sigma_b_max", [0.0, 5.0, 25.0])
+def test_posterior_is_gaussian_conditioning(sigma_b_max):
+    """q(f_s | f_t, f_x) equals conditioning the joint Gaussian of (f_s, f_t) given f_x, per
+    frequency: f_s = a_s f_x + sigma_s e1, f_t = a_t f_x + sigma_t e with
+    Cov(f_s, f_t) = a_ts sigma_s^2 (the forward process is Markov)."""
+    schedule = bd.Schedule(sigma_b_max)
+    shape = (3, 8, 12, 3)
+    f_t = jax.random.normal(jax.random.PRNGKey(3), shape)
+    f_x = jax.random.normal(jax.random.PRNGKey(4), shape)
+    t = jnp.asarray([0.9, 0.5, 0.2])
+    s = jnp.asarray([0.7, 0.45, 0.0])
+    mean, var = bd.posterior(f_t, f_x, t, s, schedule)
+    lam = np.asarray(bd.squared_frequencies(8, 12), np.float64)
+    for b in range(3):
+        def coeff(time):
+            a = np.cos(np.pi * time / 2)
+            tau = (sigma_b_max * np.sin(np.pi * time / 2) ** 2) ** 2 / 2
+            return a * (0.999 * np.exp(-lam * tau) + 0.001), 1 - a * a
+        a_t, v_t = coeff(float(t[b]))
+        a_s, v_s = coeff(float(s[b]))
+        cov = (a_t / a_s) * v_s
+        want_mean = a_s * f_x[b] + cov / v_t * (f_t[b] - a_t * f_x[b])
+        want_var = v_s - cov * cov / v_t
+        np.testing.assert_allclose(mean[b], want_mean, rtol=2e-4, atol=2e-5)
+        np.testing.assert_allclose(var[b], np.broadcast_to(want_var, var[b].shape),
+                                   rtol=2e-4, atol=2e-6)
+
+
+def _oracle(x, schedule):
+    """The network that returns the true noise of x: eps = (z_t - V alpha_vec_t V^T x) / sigma_t."""
+    lam = bd.squared_frequencies(*x.shape[1:3])
+
+    def eps_fn(z_t, t):
+        alpha_vec, sigma2 = schedule.coefficients(t, lam)
+        return (z_t - bd.idct2(alpha_vec * bd.dct2(x))) / jnp.sqrt(sigma2)
+
+    return eps_fn
+
+
+@pytest.mark.parametrize("sigma_b_max", [0.0, 5.0, 25.0])
+@pytest.mark.parametrize("sampler,steps", [("ancestral", 500), ("ancestral", 20),
+                                           ("ddim", 10)])
+def test_samplers_recover_the_image_with_an_oracle(sigma_b_max, sampler, steps):
+    schedule = bd.Schedule(sigma_b_max)
+    x = _photo()
+    out, trajectory = jax.jit(
+        lambda rng: bd.sample(_oracle(x, schedule), x.shape, rng, steps, schedule, sampler,
+                              return_trajectory=True))(jax.random.PRNGKey(5))
+    assert bool(jnp.all(jnp.isfinite(trajectory))) and trajectory.shape == (steps, *x.shape)
+    np.testing.assert_allclose(out, x, atol=1e-3)  # 0.13 of a uint8 level
+
+
+@pytest.mark.parametrize("sigma_b_max", [0.0, 5.0, 25.0])
+def test_every_step_is_finite_for_t_in_0_1(sigma_b_max):
+    """Whatever the network says, at every t in [0, 1] (t = 1 included) nothing is NaN or Inf."""
+    schedule = bd.Schedule(sigma_b_max)
+    shape = (2, 16, 16, 3)
+    t = jnp.linspace(0.0, 1.0, 101)
+    z = jax.random.normal(jax.random.PRNGKey(6), shape)
+    eps = jax.random.normal(jax.random.PRNGKey(7), shape)
+    for ti in t:
+        z_t = bd.diffuse(jnp.tanh(z), ti, eps, schedule)
+        x0 = bd.predict_x0(z_t, ti, 3.0 * eps, schedule)
+        assert bool(jnp.all(jnp.isfinite(z_t))) and bool(jnp.all(jnp.isfinite(x0)))
+        if ti > 0:
+            mean, var = bd.posterior(bd.dct2(z_t), bd.dct2(x0), ti, ti * 0.9, schedule)
+            assert bool(jnp.all(jnp.isfinite(mean))) and bool(jnp.all(var >= 0))
+    wild = bd.sample(lambda z, t: 1e3 * z, shape, jax.random.PRNGKey(8), 8, schedule)
+    assert bool(jnp.all(jnp.isfinite(wild)))
+
+
+def test_sampling_is_reproducible_and_seed_dependent():
+    schedule = bd.Schedule(25.0)
+    eps_fn = lambda z, t: 0.5 * z  # noqa: E731
+    a = bd.sample(eps_fn, (1, 16, 16, 3), jax.random.PRNGKey(9), 6, schedule)
+    b = bd.sample(eps_fn, (1, 16, 16, 3), jax.random.PRNGKey(9), 6, schedule)
+    c = bd.sample(eps_fn, (1, 16, 16, 3), jax.random.PRNGKey(10), 6, schedule)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_blur_removes_high_frequencies_first():
+    """d_t falls with frequency at a fixed t and with t at a fixed frequency; DC stays 1, so
+    denoising restores coarse structure first and fine detail last."""
+    schedule = bd.Schedule(25.0)
+    lam = bd.squared_frequencies(64, 64)
+    d = np.asarray(schedule.blur(jnp.linspace(0.0, 1.0, 6), lam))[..., 0]
+    assert np.all(d[:, 0, 0] == 1.0)
+    diagonal = d[:, np.arange(64), np.arange(64)]
+    assert np.all(np.diff(diagonal, axis=1) <= 0) and np.all(np.diff(diagonal, axis=0) <= 0)
+    assert diagonal[3, 1] > 0.5 and diagonal[3, 40] < 0.01  # at t = 0.6
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="sigma_b_max"):
+        bd.Schedule(sigma_b_max=-1.0)
+    with pytest.raises(ValueError, match="sampler"):
+        bd.sample(lambda z, t: z, (1, 8, 8, 3), jax.random.PRNGKey(0), 2, bd.Schedule(), "euler")
+    with pytest.raises(ValueError, match="steps"):
+        bd.sample(lambda z, t: z, (1, 8, 8, 3), jax.random.PRNGKey(0), 0, bd.Schedule())

@@ -1,0 +1,120 @@
+"""The diffusion decoder inside the codec: training, files that always decode to the same
+pixels, step and sampler overrides, EMA weights, and warm starts."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from laplace_codec import bitstream, checkpoint, training
+from laplace_codec import model as model_lib
+from tests.conftest import make_test_config
+
+
+@pytest.fixture(scope="module")
+def image(photo):
+    return photo[37:37 + 70, 60:60 + 100]  # not a multiple of 64: padding is exercised
+
+
+@pytest.fixture(scope="module")
+def encoded(diffusion_codec, image):
+    return diffusion_codec.encode(image, seed=11)
+
+
+def test_training_logged_the_diffusion_terms(trained_diffusion_workdir):
+    import json
+
+    with open(f"{trained_diffusion_workdir}/metrics.jsonl") as f:
+        records = [json.loads(line) for line in f]
+    last = records[-1]
+    assert last["step"] == 40 and last["skipped_steps"] == 0
+    for key in ("eps_mse", "lpips", "bpp", "loss"):
+        assert np.isfinite(last[key]), key
+    # eq. 12: L = lmbda R + eps-MSE + beta LPIPS
+    config = make_test_config("test_diffusion")
+    np.testing.assert_allclose(
+        last["loss"], config.loss.lmbda * last["bpp"] + last["eps_mse"]
+        + config.loss.beta * last["lpips"], rtol=1e-5)
+
+
+def test_header_records_the_sampling_and_two_decodes_agree(diffusion_codec, encoded, image):
+    header, _ = bitstream.unpack(encoded.data)
+    assert (header.decoder_seed, header.decoder_steps, header.sampler) == (11, 4, "ancestral")
+    first = diffusion_codec.decompress(encoded.data)
+    second = diffusion_codec.decompress(encoded.data)
+    assert first.shape == image.shape and first.dtype == np.uint8
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(
+        first, diffusion_codec.reconstruct(encoded.y_hat, *image.shape[:2], seed=11, steps=4,
+                                           sampler="ancestral"))
+
+
+def test_seed_steps_and_sampler_change_the_sample(diffusion_codec, encoded, image):
+    base = diffusion_codec.decompress(encoded.data)
+    other_seed = diffusion_codec.encode(image, seed=12)
+    assert other_seed.data != encoded.data
+    np.testing.assert_array_equal(other_seed.y_hat, encoded.y_hat)  # same latent, new noise
+    assert not np.array_equal(diffusion_codec.decompress(other_seed.data), base)
+    fewer = diffusion_codec.decompress(encoded.data, steps=2)
+    ddim = diffusion_codec.decompress(encoded.data, sampler="ddim")
+    assert not np.array_equal(fewer, base) and not np.array_equal(ddim, base)
+    np.testing.assert_array_equal(ddim, diffusion_codec.decompress(encoded.data,
+                                                                   sampler="ddim"))
+
+
+def test_bad_sampling_options_are_refused(diffusion_codec, codec, encoded):
+    with pytest.raises(ValueError, match="steps"):
+        diffusion_codec.decompress(encoded.data, steps=0)
+    with pytest.raises(ValueError, match="sampler"):
+        diffusion_codec.decompress(encoded.data, sampler="euler")
+    with pytest.raises(ValueError, match="MSE decoder"):
+        codec.set_sampling(steps=10)
+
+
+def test_codec_uses_the_ema_weights(trained_diffusion_workdir, diffusion_codec):
+    import orbax.checkpoint as ocp
+
+    directory, step = checkpoint.resolve(trained_diffusion_workdir)
+    with ocp.PyTreeCheckpointer() as ckptr:
+        state = ckptr.restore(f"{directory}/{step}/state")
+    ema, raw = state["ema_params"], state["params"]
+    leaf = lambda tree: np.asarray(tree["g_s"]["eps_net"]["Conv_0"]["kernel"])  # noqa: E731
+    assert not np.array_equal(leaf(ema), leaf(raw))
+    np.testing.assert_array_equal(leaf(diffusion_codec.params["params"]), leaf(ema))
+
+
+def test_warm_start_copies_matching_weights(trained_workdir):
+    """train.init_from: the encoder and entropy model of a trained MSE codec start a diffusion
+    codec of the same sizes; the diffusion decoder starts fresh."""
+    config = make_test_config("test_diffusion")
+    model = model_lib.from_config(config.model)
+    state = training.init_state(model, config, jax.random.PRNGKey(3))
+    params, copied, fresh = training.warm_start(state["params"], trained_workdir)
+    source = checkpoint.load(trained_workdir)["params"]
+    np.testing.assert_array_equal(params["g_a"]["Down_0"]["Conv_0"]["kernel"],
+                                  source["g_a"]["Down_0"]["Conv_0"]["kernel"])
+    assert any(n.startswith("['z_prior']") for n in copied)
+    assert all(not n.startswith("['g_s']") for n in copied)
+    assert any(n.startswith("['g_s']") for n in fresh)
+    np.testing.assert_array_equal(params["g_s"]["eps_net"]["Conv_0"]["kernel"],
+                                  state["params"]["g_s"]["eps_net"]["Conv_0"]["kernel"])
+
+
+def test_laplacian_entropy_model_with_diffusion_decoder():
+    """Both entropy models work with the diffusion decoder: the Laplacian-guided model's
+    training forward gives its likelihoods and the decoder's noise prediction, and the
+    prediction depends on y_hat (the conditioning reaches the U-Net)."""
+    config = make_test_config("test_laplacian")
+    config.model.decoder = "diffusion"
+    config.model.diffusion = make_test_config("test_diffusion").model.diffusion
+    model = model_lib.from_config(config.model)
+    x = jnp.asarray(np.random.RandomState(0).uniform(-1, 1, (1, 64, 64, 3)), jnp.float32)
+    rngs = {"params": jax.random.PRNGKey(0), "noise": jax.random.PRNGKey(1)}
+    params = model.init(rngs, x, train=True)["params"]
+    out = model.apply({"params": params}, x, train=True, rngs={"noise": jax.random.PRNGKey(2)})
+    assert out["eps_hat"].shape == x.shape and out["x0_hat"].shape == x.shape
+    assert out["y_likelihood"].shape == (1, 4, 4, config.model.M)
+    cond = model.apply({"params": params}, out["y_hat"], method=model.condition)
+    assert [c.shape[1] for c in cond] == [64, 32, 16, 8]
+    moved = model.apply({"params": params}, out["y_hat"] + 1.0, method=model.condition)
+    assert not np.allclose(cond[0], moved[0])
