@@ -24,9 +24,9 @@ _CLI_WITH_MARK = textwrap.dedent("""
     import sys
     from laplace_codec import cli, codec
     encode = codec.Codec.encode
-    def marked(self, image):
+    def marked(self, *args, **kwargs):
         print("ENCODING", file=sys.stderr, flush=True)
-        return encode(self, image)
+        return encode(self, *args, **kwargs)
     codec.Codec.encode = marked
     sys.exit(cli.main(sys.argv[1:]))
 """)
