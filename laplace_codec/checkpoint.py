@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import warnings
 
 import ml_collections
 import numpy as np
@@ -75,16 +77,22 @@ def load(path: str) -> dict:
         if not os.path.isdir(os.path.join(step_dir, item)):
             raise CheckpointError(f"checkpoint {step_dir} is incomplete: no '{item}' item")
     ocp = _ocp()
+    item = "config"
     try:
         with open(os.path.join(step_dir, "config", "metadata")) as f:
             config = json.load(f)
-        with ocp.PyTreeCheckpointer() as ckptr:
+        with ocp.PyTreeCheckpointer() as ckptr, warnings.catch_warnings():
+            # Restoring to host numpy arrays on purpose; the CLI would show this to users.
+            warnings.filterwarnings("ignore", message="Sharding info not provided")
+            item = "state"
             state = ckptr.restore(os.path.join(step_dir, "state"))
+            item = "tables"
             tables_dir = os.path.join(step_dir, "tables")
             tables = ckptr.restore(tables_dir) if os.path.isdir(tables_dir) else None
     except Exception as e:  # orbax and json raise many types for damaged files
-        raise CheckpointError(f"cannot read checkpoint {step_dir}: {type(e).__name__}: "
-                              f"{str(e).splitlines()[0] if str(e) else ''}") from None
+        raise CheckpointError(f"cannot read the '{item}' item of checkpoint {step_dir} (damaged "
+                              f"or incomplete): {type(e).__name__}: "
+                              f"{_first_line(e)}") from None
     if not isinstance(state, dict) or "params" not in state:
         raise CheckpointError(f"checkpoint {step_dir} holds no model parameters")
     if tables is not None:
@@ -92,6 +100,12 @@ def load(path: str) -> dict:
     return dict(params=state.get("ema_params", state["params"]), tables=tables,
                 config=ml_collections.ConfigDict(config), step=step,
                 directory=step_dir)
+
+
+def _first_line(e: Exception) -> str:
+    """An exception's message on one line, without tensorstore's source locations."""
+    text = str(e).splitlines()[0] if str(e) else ""
+    return re.sub(r"\s*\[source locations=.*$", "", text)
 
 
 def save_tables(path: str, tables: dict) -> None:
@@ -110,3 +124,67 @@ def save_tables(path: str, tables: dict) -> None:
     if os.path.exists(final):
         shutil.rmtree(final)
     os.replace(tmp, final)
+
+
+def model_of(ckpt: dict):
+    """The model of a loaded checkpoint's config, verified against its weights and tables."""
+    from laplace_codec import model as model_lib
+
+    try:
+        model = model_lib.from_config(ckpt["config"].model)
+    except (ValueError, AttributeError, KeyError, TypeError) as e:
+        raise CheckpointError(f"checkpoint {ckpt['directory']} has an unusable model config: "
+                              f"{e}") from None
+    verify_params(model, ckpt["params"], ckpt["tables"], ckpt["directory"])
+    return model
+
+
+def verify_params(model, params, tables, where: str) -> None:
+    """Refuses weights (and coding tables) that do not fit ``model``, naming the difference.
+
+    The expected parameters come from ``model.init`` traced abstractly (no computation), so
+    a config whose sizes or entropy model differ from the weights' is caught here with a
+    :class:`CheckpointError`, not later inside Flax.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    def init():
+        key = jax.random.PRNGKey(0)
+        return model.init({"params": key, "noise": key}, jnp.zeros((1, 128, 128, 3)),
+                          train=True)["params"]
+
+    def flat(tree):
+        return {"/".join(str(getattr(k, "key", k)) for k in path): tuple(np.shape(leaf))
+                for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+    try:
+        want = flat(jax.eval_shape(init))
+    except Exception:  # a model that cannot be traced this way: leave the check to Flax
+        return
+    got = flat(params)
+    missing = sorted(set(want) - set(got))
+    unexpected = sorted(set(got) - set(want))
+    shapes = sorted(k for k in set(want) & set(got) if want[k] != got[k])
+    problems = []
+    if shapes:
+        k = shapes[0]
+        problems.append(f"{len(shapes)} parameters differ in shape (first: {k} is {got[k]} in "
+                        f"the checkpoint, {want[k]} in the model)")
+    if missing:
+        problems.append(f"{len(missing)} parameters of the model are missing (first: "
+                        f"{missing[0]})")
+    if unexpected and problems:  # extra weights alone (e.g. an unused decoder) are harmless
+        problems.append(f"{len(unexpected)} parameters are not in the model (first: "
+                        f"{unexpected[0]})")
+    if problems:
+        raise CheckpointError(
+            f"checkpoint {where} does not match its config's model (entropy={model.entropy}, "
+            f"N={model.N}, M={model.M}, res_blocks={model.res_blocks}): "
+            f"{'; '.join(problems)}; the weights were saved with another config or another "
+            f"version of the model code")
+    if tables is not None and len(tables["z_offset"]) != model.N:
+        raise CheckpointError(
+            f"checkpoint {where}: the coding tables are for {len(tables['z_offset'])} channels "
+            f"of z, the model has N={model.N}; rebuild them with `laplace-codec build-tables "
+            f"--ckpt DIR`")

@@ -107,10 +107,10 @@ def cmd_info(args) -> None:
 
 
 def cmd_build_tables(args) -> None:
-    from laplace_codec import checkpoint, model as model_lib, training
+    from laplace_codec import checkpoint, training
 
     ckpt = checkpoint.load(args.ckpt)
-    model = model_lib.from_config(ckpt["config"].model)
+    model = checkpoint.model_of(dict(ckpt, tables=None))  # the tables are being rebuilt
     tables = training.tables_for(model, ckpt["params"])
     checkpoint.save_tables(args.ckpt, tables.to_dict())
     print(f"coding tables written to {ckpt['directory']}")

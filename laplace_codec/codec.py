@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import special
 
-from laplace_codec import bitstream, checkpoint, images, tf_backend
+from laplace_codec import bitstream, checkpoint, images, tf_backend, tiling
 from laplace_codec import gaussian_conditional as gc
 from laplace_codec import model as model_lib
 from laplace_codec.errors import CheckpointError, FormatError, ModelMismatchError
@@ -84,6 +84,13 @@ class Encoded:
 
 class Codec:
     """A trained model with its coding tables; see :func:`laplace_codec.load`."""
+
+    # Above this many (padded) pixels, ``reconstruct`` runs g_s on overlapping latent tiles
+    # (``tiling.py``): the same image up to float rounding, with bounded peak memory.
+    # None: never tile.
+    synthesis_tile_pixels: int | None = 1 << 22
+    analysis_tile_pixels: int | None = 1 << 22  # the same for g_a in ``encode``
+    tile_latents: int = tiling.DEFAULT_TILE  # core side of a tile, in latent positions
 
     def __init__(self, model: model_lib.CompressionModel, params, tables: CodingTables | None,
                  name: str, steps: int | None = None, sampler: str | None = None):
@@ -149,8 +156,7 @@ class Codec:
             raise images.InputError(f"image of {height}x{width} pixels exceeds the format's "
                                     f"limit of {bitstream.MAX_PIXELS} pixels (after padding)")
         t0 = time.perf_counter()
-        y, z = self._analyze(self.params, jnp.asarray(xp[None], jnp.float32) / 127.5 - 1.0)
-        y, z = np.asarray(y), np.asarray(z)
+        y, z = self._analysis(xp)
         z_sym = np.rint(z).astype(np.int32)
         z_hat = z_sym.astype(np.float32)
         hyper = self._hyper(self.params, z_hat)
@@ -278,9 +284,34 @@ class Codec:
             x_hat = np.asarray(self._sample(self.params, jnp.asarray(y_hat), seed, steps,
                                             sampler))[0]
         else:
-            x_hat = np.asarray(self._synth(self.params, jnp.asarray(y_hat)))[0]
+            x_hat = self._synthesize(y_hat)[0]
         x_hat = np.clip(np.round((x_hat + 1.0) * 127.5), 0, 255).astype(np.uint8)
         return x_hat[:height, :width]
+
+    def _synthesize(self, y_hat: np.ndarray) -> np.ndarray:
+        """g_s(y_hat), in tiles when the image is larger than ``synthesis_tile_pixels``."""
+        limit = self.synthesis_tile_pixels
+        if limit is None or y_hat.shape[1] * y_hat.shape[2] * 256 <= limit:
+            return np.asarray(self._synth(self.params, jnp.asarray(y_hat)))
+        halo = int(np.ceil(tiling.receptive_radius(self.model.res_blocks)))
+        return tiling.tiled_apply(lambda t: self._synth(self.params, jnp.asarray(t)), y_hat,
+                                  scale=16, tile=self.tile_latents, halo=halo)
+
+    def _analysis(self, xp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(y, z) of a padded uint8 image; g_a in tiles above ``analysis_tile_pixels``."""
+        x = jnp.asarray(xp[None], jnp.float32) / 127.5 - 1.0
+        limit = self.analysis_tile_pixels
+        if limit is None or xp.shape[0] * xp.shape[1] <= limit:
+            y, z = self._analyze(self.params, x)
+            return np.asarray(y), np.asarray(z)
+        m = self.model
+        if not hasattr(self, "_g_a"):
+            self._g_a = jax.jit(lambda p, x: m.apply(p, x, method=lambda mod, x: mod.g_a(x)))
+            self._h_a = jax.jit(lambda p, y: m.apply(p, y, method=lambda mod, y: mod.h_a(y)))
+        halo = int(np.ceil(tiling.analysis_radius(m.res_blocks)))
+        y = tiling.tiled_apply(lambda t: self._g_a(self.params, jnp.asarray(t)), x, scale=1,
+                               tile=self.tile_latents, halo=halo, in_scale=16)
+        return y, np.asarray(self._h_a(self.params, jnp.asarray(y)))
 
     def decompress(self, data: bytes, steps: int | None = None,
                    sampler: str | None = None) -> np.ndarray:
@@ -333,11 +364,7 @@ def load(path: str, name: str | None = None, steps: int | None = None,
     ``steps`` and ``sampler`` set a diffusion decoder's defaults for the files it writes."""
     ckpt = checkpoint.load(path)
     config = ckpt["config"]
-    try:
-        model = model_lib.from_config(config.model)
-    except (ValueError, AttributeError, KeyError, TypeError) as e:
-        raise CheckpointError(f"checkpoint {ckpt['directory']} has an unusable model config: "
-                              f"{e}") from None
+    model = checkpoint.model_of(ckpt)
     tables = CodingTables.from_dict(ckpt["tables"]) if ckpt["tables"] is not None else None
     return Codec(model, ckpt["params"], tables, name or config.get("name", "laplace_codec"),
                  steps=steps, sampler=sampler)

@@ -7,6 +7,22 @@ Conversion rules (each emits a :class:`ConversionWarning` saying what was done):
 - palette, CMYK, YCbCr and other Pillow modes: converted by Pillow to RGB;
 - JPEG EXIF orientation: applied, so the image is coded as it is displayed.
 Floating-point, boolean and other arrays are refused with an :class:`InputError`.
+
+Files (``read_image``) follow the same rules, plus:
+- EXIF orientation (tag 0x0112, any format that carries it): the image is rotated or
+  mirrored as a viewer displays it, and the tag is not kept (the decoded image is upright);
+- multi-frame files (animated GIF, PNG or WebP, multi-page TIFF): the first frame only, with a
+  warning naming the number of frames;
+- palette images: expanded to RGB; a transparent palette entry keeps its RGB colour (alpha
+  dropped, as for RGBA);
+- 16-bit RGB(A) PNGs: reduced to 8 bits by Pillow as it reads them (within 1 of
+  ``v * 255 / 65535``); 16-bit grayscale: scaled as above; 32-bit integer ("I") images:
+  clipped to 0..65535, then scaled as 16-bit; 1-bit images: 0 and 255;
+- CMYK JPEGs (including Adobe's inverted CMYK): converted by Pillow to RGB;
+- floating-point image files (Pillow mode "F", e.g. float TIFF) are refused: their range is
+  unknown, so convert them to 8 or 16 bits first;
+- empty, truncated, unreadable or non-image files, directories, and images of more than
+  ``bitstream.MAX_PIXELS`` pixels are refused with an :class:`InputError` saying why.
 """
 
 from __future__ import annotations
@@ -94,8 +110,15 @@ def read_image(path: str) -> np.ndarray:
             if im.size[0] * im.size[1] > MAX_PIXELS:
                 raise InputError(f"image {path} has {im.size[0]}x{im.size[1]} pixels; the "
                                  f"codec takes at most {MAX_PIXELS}")
+            frames = getattr(im, "n_frames", 1)
+            if frames > 1:
+                warnings.warn(f"{path} has {frames} frames: only the first is coded",
+                              ConversionWarning, stacklevel=2)
             im = ImageOps.exif_transpose(im)
             mode = im.mode
+            if mode == "F":
+                raise InputError(f"{path} holds floating-point pixels, whose range is unknown; "
+                                 f"convert it to an 8- or 16-bit image first")
             if mode in ("I;16", "I;16B", "I;16L", "I"):
                 array = np.asarray(im)
                 if mode == "I":
@@ -118,6 +141,10 @@ def read_image(path: str) -> np.ndarray:
 def atomic_write(path: str, data: bytes) -> None:
     """Writes ``data`` to ``path`` through a temporary file and a rename: never partial."""
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise InputError(f"cannot write {path}: No such file or directory {directory}")
+    if os.path.isdir(path):
+        raise InputError(f"cannot write {path}: it is a directory")
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
     umask = os.umask(0)
     os.umask(umask)
