@@ -21,8 +21,12 @@ from laplace_codec.errors import CheckpointError
 # The real CLI, with one line on stderr when encoding starts, and encoding held there for up
 # to a minute, so that the test's Ctrl-C always lands inside compress, however fast the
 # machine.
+# A test runner started in the background inherits SIGINT as ignored, and Python then never
+# raises KeyboardInterrupt; a terminal's Ctrl-C reaches a process that has the default
+# handler, so the wrapper restores it.
 _CLI_WITH_MARK = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from laplace_codec import cli, codec
     encode = codec.Codec.encode
     def marked(self, *args, **kwargs):
