@@ -1,11 +1,17 @@
 """The ``laplace-codec`` command line.
 
-    laplace-codec compress --ckpt DIR IN.png OUT.lgc     # prints bpp and times
+    laplace-codec compress IN.png OUT.lgc                # the default bundled model
+    laplace-codec compress --model NAME IN.png OUT.lgc   # a bundled model (`models` lists them)
+    laplace-codec compress --target-bpp 0.3 IN.png OUT.lgc  # best bundled model within 0.3 bpp
+    laplace-codec compress --ckpt DIR IN.png OUT.lgc     # a model you trained
+    laplace-codec decompress OUT.lgc REC.png             # a bundled model's file
     laplace-codec decompress --ckpt DIR OUT.lgc REC.png
     laplace-codec compress --ckpt DIFF --steps 25 --sampler ddim IN.png OUT.lgc  # diffusion
     laplace-codec decompress --ckpt DIFF --steps 100 OUT.lgc REC.png  # overrides the header
     laplace-codec info OUT.lgc                           # prints the header
     laplace-codec build-tables --ckpt DIR                # for checkpoints saved without tables
+    laplace-codec models                                 # the bundled models
+    laplace-codec export --ckpt DIR --name NAME --out D  # pack a checkpoint as a zoo model
 
 ``IN`` may be ``sample:NAME`` for one of scikit-image's bundled photographs. User errors
 print one line on stderr and exit with status 2; no traceback.
@@ -37,12 +43,24 @@ def _codec(ckpt: str, steps=None, sampler=None):
 def cmd_compress(args) -> None:
     from laplace_codec import images
 
-    if not args.ckpt:
-        raise _UsageError("compress needs --ckpt DIR (a training workdir or checkpoint step)")
+    chosen = [f for f in ("ckpt", "model", "target_bpp") if getattr(args, f) is not None]
+    if len(chosen) > 1:
+        raise _UsageError(f"give one of --ckpt, --model and --target-bpp, not "
+                          f"{' and '.join('--' + f.replace('_', '-') for f in chosen)}")
+    if args.family and args.target_bpp is None:
+        raise _UsageError("--family only applies with --target-bpp")
     image = images.read_image(args.input)
-    codec = _codec(args.ckpt, args.steps, args.sampler)
     t0 = time.perf_counter()
-    encoded = codec.encode(image, seed=args.seed)
+    if args.target_bpp is not None:
+        from laplace_codec import codec as codec_lib
+        from laplace_codec import zoo
+
+        codec_lib.enable_compilation_cache()
+        codec, encoded = zoo.select_for_bpp(image, args.target_bpp, args.family, args.seed)
+    else:
+        codec = _codec(args.ckpt or args.model or _default_model(), args.steps, args.sampler)
+        t0 = time.perf_counter()
+        encoded = codec.encode(image, seed=args.seed)
     seconds = time.perf_counter() - t0
     images.atomic_write(args.output, encoded.data)
     pixels = image.shape[0] * image.shape[1]
@@ -67,10 +85,17 @@ def cmd_decompress(args) -> None:
 
     data = _read_file(args.input)
     header, _ = bitstream.unpack(data)
-    if not args.ckpt:
-        raise _UsageError(f"{args.input} was written by model {header.model_name}@"
-                          f"{header.model_hash.hex()}; pass that model's --ckpt DIR")
-    codec = _codec(args.ckpt)
+    if args.ckpt:
+        codec = _codec(args.ckpt)
+    else:
+        from laplace_codec import zoo
+
+        bundled = zoo.find_by_hash(header.model_hash)
+        if bundled is None:
+            raise _UsageError(f"{args.input} was written by model {header.model_name}@"
+                              f"{header.model_hash.hex()}, which is not a bundled model; "
+                              f"pass that model's --ckpt DIR")
+        codec = _codec(bundled.name)
     t0 = time.perf_counter()
     try:
         image = codec.decompress(data, steps=args.steps, sampler=args.sampler)
@@ -116,6 +141,57 @@ def cmd_build_tables(args) -> None:
     print(f"coding tables written to {ckpt['directory']}")
 
 
+def _default_model() -> str:
+    from laplace_codec import zoo
+
+    name = zoo.default_name()
+    if name not in zoo.available():
+        raise _UsageError(f"the default model {name} is not installed; pass --ckpt DIR (a "
+                          f"model you trained) or --model NAME (`laplace-codec models`)")
+    return name
+
+
+def cmd_models(args) -> None:
+    from laplace_codec import zoo
+
+    models = zoo.available()
+    if not models:
+        print(f"no bundled models are installed (looked in {', '.join(zoo.directories())})")
+        return
+    default = zoo.default_name()
+    header = ("name", "entropy", "decoder", "lambda", "steps", "stored", "MB", "bpp", "PSNR",
+              "LPIPS")
+    rows = []
+    for m in sorted(models.values(), key=lambda m: (m.family, m.lmbda)):
+        e = m.meta.get("eval", {})
+        fmt = lambda key, spec: format(e[key], spec) if e.get(key) is not None else "-"  # noqa
+        rows.append((m.name + (" (default)" if m.name == default else ""), m.meta["entropy"],
+                     m.meta["decoder"], f"{m.lmbda:g}", str(m.meta["training"]["steps"]),
+                     m.meta["precision"], f"{m.meta['size_bytes'] / 1e6:.1f}",
+                     fmt("bpp", ".4f"), fmt("psnr", ".2f"), fmt("lpips", ".4f")))
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+    for r in [header] + rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    evals = {m.meta["eval"]["data"] for m in models.values() if "eval" in m.meta}
+    if evals:
+        print(f"bpp, PSNR (mean of per-image) and LPIPS: real files of {', '.join(evals)}")
+
+
+def cmd_export(args) -> None:
+    from laplace_codec import zoo
+
+    try:
+        entry = zoo.export(args.ckpt, args.name, args.out, args.precision, args.family,
+                           args.description, args.eval)
+    except ValueError as e:
+        raise _UsageError(str(e)) from None
+    e = entry.meta.get("eval")
+    figures = (f"; {e['images']} images: {e['bpp']:.4f} bpp, PSNR {e['psnr']:.2f} dB, "
+               f"LPIPS {e['lpips']:.4f}") if e else ""
+    print(f"{entry.weights}: {entry.meta['size_bytes'] / 1e6:.2f} MB ({args.precision}), "
+          f"model {entry.name}@{entry.model_hash}{figures}")
+
+
 class _UsageError(Exception):
     pass
 
@@ -126,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("compress", help="compress an image into a .lgc file")
     p.add_argument("--ckpt", help="training workdir or checkpoint step of the model")
+    p.add_argument("--model", help="bundled model (`laplace-codec models`; default: "
+                   "the documented default model)")
+    p.add_argument("--target-bpp", type=float, dest="target_bpp",
+                   help="use the best bundled model whose file fits in this many bpp")
+    p.add_argument("--family", help="with --target-bpp: the bundled family to choose from "
+                   "(default: the default model's)")
     p.add_argument("input", help="image file, or sample:NAME for a bundled photograph")
     p.add_argument("output", help="output .lgc file")
     p.add_argument("--steps", type=int, help="diffusion decoders: sampling steps to record "
@@ -135,7 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="diffusion decoders: sampler seed")
     p.set_defaults(func=cmd_compress)
     p = sub.add_parser("decompress", help="decode a .lgc file into an image")
-    p.add_argument("--ckpt", help="checkpoint of the model named in the file")
+    p.add_argument("--ckpt", help="checkpoint of the model named in the file (default: "
+                   "the bundled model that wrote it)")
     p.add_argument("input", help=".lgc file")
     p.add_argument("output", help="output image (PNG unless the suffix says otherwise)")
     p.add_argument("--steps", type=int, help="diffusion decoders: override the file's steps")
@@ -148,6 +231,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build-tables", help="build and save a checkpoint's coding tables")
     p.add_argument("--ckpt", required=True)
     p.set_defaults(func=cmd_build_tables)
+    p = sub.add_parser("models", help="list the bundled models")
+    p.set_defaults(func=cmd_models)
+    p = sub.add_parser("export", help="pack a trained checkpoint as a zoo model")
+    p.add_argument("--ckpt", required=True, help="training workdir or checkpoint step")
+    p.add_argument("--name", required=True, help="model name (written into its files)")
+    p.add_argument("--out", required=True, help="directory for NAME.npz and NAME.json; "
+                   "point $LAPLACE_CODEC_MODELS at it to use the model")
+    p.add_argument("--precision", default="int8", choices=("int8", "float16", "float32"),
+                   help="storage of large kernels (default int8, one scale per channel)")
+    p.add_argument("--family", help="family name for --target-bpp (default: "
+                   "ENTROPY-DECODER)")
+    p.add_argument("--description", default="", help="one line on what the model is")
+    p.add_argument("--eval", help="glob of images (Kodak) to measure and record the "
+                   "model's own figures on")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

@@ -360,8 +360,18 @@ def _gaussian_bits(v: np.ndarray, sigma: np.ndarray) -> float:
 
 def load(path: str, name: str | None = None, steps: int | None = None,
          sampler: str | None = None) -> Codec:
-    """Loads a trained codec from a checkpoint (a training workdir or one of its steps);
-    ``steps`` and ``sampler`` set a diffusion decoder's defaults for the files it writes."""
+    """Loads a trained codec from a checkpoint (a training workdir or one of its steps) or,
+    when ``path`` is not a file system path, the bundled zoo model of that name
+    (``laplace-codec models`` lists them); ``steps`` and ``sampler`` set a diffusion
+    decoder's defaults for the files it writes."""
+    from laplace_codec import zoo
+
+    if not os.path.exists(os.path.expanduser(path)):
+        if path in zoo.available():
+            return zoo.load(path, steps=steps, sampler=sampler)
+        raise CheckpointError(f"checkpoint directory not found: {os.path.abspath(path)} (nor "
+                              f"is {path!r} an installed zoo model: `laplace-codec models` "
+                              f"lists them)")
     ckpt = checkpoint.load(path)
     config = ckpt["config"]
     model = checkpoint.model_of(ckpt)

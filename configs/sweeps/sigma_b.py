@@ -24,7 +24,7 @@ def get_config():
     config.train.init_from = MSE_CODEC
     config.train.freeze = "g_a,h_a,h_s,z_prior,y_model,g_s"
     config.train.num_steps = DIFFUSION_STEPS
-    config.train.checkpoint_every = 500
+    config.train.checkpoint_every = 250
     config.train.log_every = 100
     return config
 

@@ -1,0 +1,150 @@
+"""The model zoo: storage precision, exact round trips from stored weights, integrity, and
+the CLI's default model, --model, --target-bpp and decoding by the file's model hash."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from laplace_codec import zoo
+from laplace_codec.errors import CheckpointError, InputError
+
+
+@pytest.fixture(scope="session")
+def zoo_dir(tmp_path_factory, trained_workdir, trained_laplacian_workdir):
+    """Two exported test models of one family (int8), and the hyperprior also as float32."""
+    out = str(tmp_path_factory.mktemp("zoo"))
+    zoo.export(trained_workdir, "hp", out, "int8", family="test", progress=False)
+    zoo.export(trained_laplacian_workdir, "lap", out, "int8", family="test", progress=False)
+    zoo.export(trained_workdir, "hp32", out, "float32", family="exact", progress=False)
+    return out
+
+
+@pytest.fixture
+def installed(zoo_dir, monkeypatch):
+    monkeypatch.setenv(zoo.DIRS_ENV, zoo_dir)
+    monkeypatch.setenv(zoo.DEFAULT_ENV, "hp")
+    return zoo_dir
+
+
+def test_int8_storage_is_per_channel_and_within_half_a_step():
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(size=(3, 3, 16, 8)).astype(np.float32) * np.arange(1, 9)  # 8 outputs
+    params = {"g_a": {"conv": {"kernel": kernel, "bias": np.arange(8, dtype=np.float32)}},
+              "big": {"table": rng.normal(size=(40, 40)).astype(np.float32)}}
+    arrays = zoo.pack(params, "int8")
+    assert arrays["q:g_a/conv/kernel"].dtype == np.int8
+    step = np.abs(kernel).reshape(-1, 8).max(0) / 127  # one scale per output channel
+    np.testing.assert_allclose(arrays["s:g_a/conv/kernel"], step, rtol=1e-6)
+    back = zoo.unpack(arrays)
+    assert np.all(np.abs(back["g_a"]["conv"]["kernel"] - kernel) <= step / 2 * (1 + 1e-5))
+    np.testing.assert_array_equal(back["g_a"]["conv"]["bias"], params["g_a"]["conv"]["bias"])
+    # a large array that is not a kernel is stored as float16, not quantised
+    np.testing.assert_array_equal(back["big"]["table"],
+                                  params["big"]["table"].astype(np.float16).astype(np.float32))
+    with pytest.raises(ValueError, match="unknown precision"):
+        zoo.pack(params, "int4")
+
+
+def test_float32_export_is_the_checkpoint_model(zoo_dir, codec, monkeypatch):
+    """Stored weights and rebuilt tables reproduce the checkpoint exactly: same model hash."""
+    monkeypatch.setenv(zoo.DIRS_ENV, zoo_dir)
+    assert zoo.load("hp32").model_hash == codec.model_hash
+
+
+def test_zoo_round_trip_is_exact_and_matches_the_recorded_hash(installed, photo):
+    import laplace_codec
+
+    entry = zoo.find("lap")
+    writer = laplace_codec.load("lap")  # a zoo name works wherever a checkpoint path does
+    assert writer.model_hash.hex() == entry.model_hash
+    encoded = writer.encode(photo[:200, :300])
+    reader = zoo.load("lap")  # a second, independent load decodes the file
+    x1 = reader.decompress(encoded.data)
+    x2 = writer.reconstruct(encoded.y_hat, 200, 300)
+    np.testing.assert_array_equal(x1, x2)
+    assert x1.shape == (200, 300, 3)
+
+
+def test_damaged_weights_are_refused(zoo_dir, tmp_path, monkeypatch):
+    import shutil
+
+    for ext in (".npz", ".json"):
+        shutil.copy(os.path.join(zoo_dir, "hp" + ext), tmp_path / ("hp" + ext))
+    with np.load(tmp_path / "hp.npz") as f:
+        arrays = {k: f[k] for k in f.files}
+    key = next(k for k in arrays if k.startswith("q:"))
+    arrays[key] = arrays[key].copy()
+    arrays[key].flat[0] ^= 1  # one weight off by one step
+    np.savez(tmp_path / "hp.npz", **arrays)
+    monkeypatch.setenv(zoo.DIRS_ENV, str(tmp_path))
+    with pytest.raises(CheckpointError, match="recorded model hash"):
+        zoo.load("hp")
+
+
+def test_unknown_names_and_bad_exports_are_refused(installed, trained_workdir, tmp_path):
+    with pytest.raises(CheckpointError, match="installed: hp, hp32, lap"):
+        zoo.find("nope")
+    with pytest.raises(ValueError, match="without '/'"):
+        zoo.export(trained_workdir, "a/b", str(tmp_path))
+    with pytest.raises(ValueError, match="unknown precision"):
+        zoo.export(trained_workdir, "x", str(tmp_path), precision="int4")
+    assert not os.listdir(tmp_path)  # nothing written
+
+
+def test_target_bpp_keeps_the_first_model_that_fits(installed, photo):
+    image = photo[:256, :256]
+    bpp = {}
+    for name in ("hp", "lap"):
+        bpp[name] = 8 * len(zoo.load(name).encode(image).data) / (256 * 256)
+    order = sorted(["hp", "lap"], key=lambda n: (-zoo.find(n).lmbda,
+                                                 -zoo.find(n).meta.get("eval", {}).get("bpp", 0)))
+    first, second = order
+    codec, encoded = zoo.select_for_bpp(image, max(bpp.values()) + 0.01, family="test")
+    assert codec.name == first
+    if bpp[second] < bpp[first]:
+        codec, encoded = zoo.select_for_bpp(image, (bpp[first] + bpp[second]) / 2, "test")
+        assert codec.name == second and 8 * len(encoded.data) / 256 ** 2 == bpp[second]
+    with pytest.raises(InputError, match=f"smallest file is {min(bpp.values()):.4f} bpp"):
+        zoo.select_for_bpp(image, min(bpp.values()) / 2, family="test")
+    with pytest.raises(CheckpointError, match="no zoo model of family 'other'"):
+        zoo.select_for_bpp(image, 1.0, family="other")
+
+
+def test_cli_default_model_and_decoding_by_hash(installed, tmp_path, capsys):
+    from laplace_codec import cli, images
+
+    src, lgc, rec = tmp_path / "in.png", tmp_path / "out.lgc", tmp_path / "rec.png"
+    images.write_image(str(src), np.full((64, 96, 3), 120, np.uint8))
+    assert cli.main(["compress", str(src), str(lgc)]) == 0
+    assert "model hp@" in capsys.readouterr().out  # the default
+    assert cli.main(["decompress", str(lgc), str(rec)]) == 0  # no --ckpt: found by its hash
+    assert "model hp@" in capsys.readouterr().out
+    assert cli.main(["compress", "--model", "lap", str(src), str(lgc)]) == 0
+    assert cli.main(["decompress", str(lgc), str(rec)]) == 0
+    assert "model lap@" in capsys.readouterr().out
+    assert cli.main(["models"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].split()[:3] == ["name", "entropy", "decoder"]
+    assert any(line.startswith("hp (default)") for line in listing)
+    assert cli.main(["compress", "--model", "lap", "--ckpt", "x", str(src), str(lgc)]) == 2
+    assert "not --ckpt and --model" in capsys.readouterr().err
+
+
+def test_cli_without_the_default_model_says_what_to_do(tmp_path, monkeypatch, capsys):
+    from laplace_codec import cli
+
+    monkeypatch.setenv(zoo.DIRS_ENV, str(tmp_path))
+    monkeypatch.setenv(zoo.DEFAULT_ENV, "missing-model")
+    assert cli.main(["compress", "sample:astronaut", str(tmp_path / "a.lgc")]) == 2
+    assert "the default model missing-model is not installed" in capsys.readouterr().err
+    assert not (tmp_path / "a.lgc").exists()
+
+
+def test_exported_description_records_training(zoo_dir):
+    with open(os.path.join(zoo_dir, "lap.json")) as f:
+        meta = json.load(f)
+    assert meta["entropy"] == "laplacian" and meta["decoder"] == "mse"
+    assert meta["training"]["steps"] > 0 and meta["precision"] == "int8"
+    assert meta["size_bytes"] == os.path.getsize(os.path.join(zoo_dir, "lap.npz"))
