@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before JAX sets 1: TF's CU
 
 from absl import app, flags, logging
 
-from laplace_codec import evaluation
+from laplace_codec import bitstream, evaluation
 from laplace_codec.errors import LaplaceCodecError
 
 _CKPT = flags.DEFINE_multi_string("ckpt", None, "Checkpoint (workdir or step); repeatable.")
@@ -30,7 +30,7 @@ _BD_ANCHOR = flags.DEFINE_list("bd_anchor", ["vtm"], "Anchors of the BD-rates.")
 _PLOT = flags.DEFINE_string("plot", None, "Write an RD plot (PNG) here.")
 _STEPS = flags.DEFINE_integer("steps", None, "Diffusion decoders: sampling steps (default: "
                               "the model's).")
-_SAMPLER = flags.DEFINE_enum("sampler", None, ["ancestral", "ddim"],
+_SAMPLER = flags.DEFINE_enum("sampler", None, list(bitstream.SAMPLERS[1:]),
                              "Diffusion decoders: sampler (default: the model's).")
 _FID = flags.DEFINE_bool("fid", False, "Add FID on 256x256 patches (HiFiC's protocol); needs "
                          "the extra: pip install -e \".[fid]\".")

@@ -45,7 +45,9 @@ MAX_STREAMS = 64
 
 # H, W, channels, depth, pad_h, pad_w, seed, steps, sampler, k
 _FIXED = struct.Struct("<IIBBHHIHBB")
-SAMPLERS = ("none", "ancestral", "ddim")  # decoder sampler codes 0, 1, 2
+# Decoder sampler codes 0, 1, 2: part of the format, so append new samplers, never reorder.
+# Entries after "none" are blur_diffusion.SAMPLERS (tests/test_bitstream.py checks it).
+SAMPLERS = ("none", "ancestral", "ddim")
 _CRCS = struct.Struct("<II")
 
 

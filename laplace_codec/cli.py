@@ -197,6 +197,8 @@ class _UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from laplace_codec import bitstream  # light: no JAX
+
     parser = argparse.ArgumentParser(
         prog="laplace-codec", description="Learned image compression with laplace_codec.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -212,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", help="output .lgc file")
     p.add_argument("--steps", type=int, help="diffusion decoders: sampling steps to record "
                    "in the file (default: the model's)")
-    p.add_argument("--sampler", choices=("ancestral", "ddim"),
+    p.add_argument("--sampler", choices=bitstream.SAMPLERS[1:],
                    help="diffusion decoders: sampler to record in the file")
     p.add_argument("--seed", type=int, default=0, help="diffusion decoders: sampler seed")
     p.set_defaults(func=cmd_compress)
@@ -222,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help=".lgc file")
     p.add_argument("output", help="output image (PNG unless the suffix says otherwise)")
     p.add_argument("--steps", type=int, help="diffusion decoders: override the file's steps")
-    p.add_argument("--sampler", choices=("ancestral", "ddim"),
+    p.add_argument("--sampler", choices=bitstream.SAMPLERS[1:],
                    help="diffusion decoders: override the file's sampler")
     p.set_defaults(func=cmd_decompress)
     p = sub.add_parser("info", help="print the header of a .lgc file")

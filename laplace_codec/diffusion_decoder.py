@@ -19,6 +19,8 @@ All widths come from ``config.model.diffusion``.
 
 from __future__ import annotations
 
+import dataclasses
+
 import math
 
 import flax.linen as nn
@@ -88,6 +90,9 @@ class DenoisingUNet(nn.Module):
     @nn.compact
     def __call__(self, z_t: jax.Array, t: jax.Array, cond: list[jax.Array]) -> jax.Array:
         levels = len(self.multipliers)
+        if levels != 4:
+            raise ValueError(f"model.diffusion.multipliers needs one entry per U-Net level "
+                             f"(H, H/2, H/4, H/8), got {levels}")
         if len(cond) != levels:
             raise ValueError(f"the U-Net has {levels} levels but the condition pyramid has "
                              f"{len(cond)} scales")
@@ -129,25 +134,30 @@ class DiffusionDecoder(nn.Module):
 
     sigma_b_max: float = 25.0
     d_min: float = 0.001
-    width: int = 64
-    multipliers: tuple = (1, 2, 3, 4)
-    res_blocks: int = 1
-    attention_levels: tuple = (3,)
-    heads: int = 4
-    head_dim: int = 32
     # Sampling defaults (a file's header may override them): see blur_diffusion.sample.
     steps: int = 500
     sampler: str = "ancestral"
+    unet_options: tuple = ()  # (name, value) pairs of DenoisingUNet's fields
+
+    @classmethod
+    def from_options(cls, options: dict) -> "DiffusionDecoder":
+        """The decoder of the flat ``config.model.diffusion``: the schedule and sampling
+        options are its own, the others (width, multipliers, ...) go to the U-Net."""
+        own, unet = _fields(cls) - {"unet_options"}, _fields(DenoisingUNet)
+        unknown = sorted(set(options) - own - unet)
+        if unknown:
+            raise ValueError(f"unknown model.diffusion option(s) {unknown}; the options are "
+                             f"{sorted(own | unet)}")
+        if options.get("sampler", cls.sampler) not in blur_diffusion.SAMPLERS:
+            raise ValueError(f"unknown model.diffusion.sampler {options['sampler']!r}; choose "
+                             f"one of {blur_diffusion.SAMPLERS}")
+        as_tuple = lambda v: tuple(v) if isinstance(v, list) else v  # noqa: E731
+        return cls(**{k: v for k, v in options.items() if k in own},
+                   unet_options=tuple(sorted((k, as_tuple(v)) for k, v in options.items()
+                                             if k in unet)))
 
     def setup(self):
-        if len(self.multipliers) != 4:
-            raise ValueError(f"model.diffusion.multipliers needs one entry per U-Net level "
-                             f"(H, H/2, H/4, H/8), got {len(self.multipliers)}")
-        if self.sampler not in blur_diffusion.SAMPLERS:
-            raise ValueError(f"unknown model.diffusion.sampler {self.sampler!r}; choose one of "
-                             f"{blur_diffusion.SAMPLERS}")
-        self.unet = DenoisingUNet(self.width, tuple(self.multipliers), self.res_blocks,
-                                  tuple(self.attention_levels), self.heads, self.head_dim)
+        self.unet = DenoisingUNet(**dict(self.unet_options))
 
     @property
     def schedule(self) -> blur_diffusion.Schedule:
@@ -155,3 +165,7 @@ class DiffusionDecoder(nn.Module):
 
     def __call__(self, z_t: jax.Array, t: jax.Array, cond: list[jax.Array]) -> jax.Array:
         return self.unet(z_t, t, cond)
+
+
+def _fields(module_class) -> set[str]:
+    return {f.name for f in dataclasses.fields(module_class)} - {"parent", "name"}

@@ -48,7 +48,7 @@ class CompressionModel(nn.Module):
         self.g_a = AnalysisTransform(self.N, self.M, self.res_blocks)
         self.g_s = SynthesisTransform(self.N, 3, self.res_blocks)
         if self.decoder == "diffusion":  # phi_theta, conditioned on the g_s pyramid
-            self.phi = DiffusionDecoder(**dict(self.decoder_options))
+            self.phi = DiffusionDecoder.from_options(dict(self.decoder_options))
         self.h_a = HyperAnalysis(self.N)
         self.h_s = HyperSynthesis(self.N, 2 * self.M)
         self.z_prior = FactorizedPrior(self.N)
@@ -148,15 +148,14 @@ def diffusion_option(model: CompressionModel, name: str):
     """One option of the model's diffusion decoder (its configured value or the default)."""
     if model.decoder != "diffusion":
         raise ValueError("this model has an MSE decoder, not a diffusion decoder")
-    return dict(model.decoder_options).get(name, getattr(DiffusionDecoder, name))
+    return getattr(DiffusionDecoder.from_options(dict(model.decoder_options)), name)
 
 
 def sample_image(model: CompressionModel, variables, y_hat: jax.Array, rng: jax.Array,
                  steps: int, sampler: str, return_trajectory: bool = False):
     """The diffusion decoder's image for y_hat (in [-1, 1]): the condition pyramid once, then
     ``steps`` steps of ``sampler`` from z_1 ~ N(0, I) drawn from ``rng`` (eq. 13)."""
-    schedule = blur_diffusion.Schedule(diffusion_option(model, "sigma_b_max"),
-                                       diffusion_option(model, "d_min"))
+    schedule = diffusion_option(model, "schedule")
     cond = model.apply(variables, y_hat, method=model.condition)
     b, h, w, _ = y_hat.shape
 

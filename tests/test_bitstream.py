@@ -85,3 +85,10 @@ def test_inconsistent_decoder_fields_are_refused(sampler, steps):
     struct.pack_into("<I", data, head_len, zlib.crc32(bytes(data[:head_len])))
     with pytest.raises(FormatError, match="sampler"):
         bitstream.unpack(bytes(data))
+
+
+def test_sampler_codes_cover_every_sampler_in_order():
+    """The header's sampler codes are the samplers of blur_diffusion after "none"."""
+    from laplace_codec import blur_diffusion
+
+    assert bitstream.SAMPLERS == ("none",) + blur_diffusion.SAMPLERS

@@ -161,3 +161,17 @@ def test_bad_arguments_are_refused():
         bd.sample(lambda z, t: z, (1, 8, 8, 3), jax.random.PRNGKey(0), 2, bd.Schedule(), "euler")
     with pytest.raises(ValueError, match="steps"):
         bd.sample(lambda z, t: z, (1, 8, 8, 3), jax.random.PRNGKey(0), 0, bd.Schedule())
+
+
+def test_decoder_options_are_split_between_schedule_and_unet_and_checked():
+    from laplace_codec.diffusion_decoder import DiffusionDecoder
+
+    phi = DiffusionDecoder.from_options(dict(sigma_b_max=5.0, steps=10, width=8,
+                                             multipliers=[1, 2, 2, 2]))
+    assert (phi.sigma_b_max, phi.steps, phi.sampler) == (5.0, 10, "ancestral")
+    assert dict(phi.unet_options) == dict(width=8, multipliers=(1, 2, 2, 2))
+    assert phi.schedule == bd.Schedule(5.0, 0.001)
+    with pytest.raises(ValueError, match=r"unknown model.diffusion option\(s\) \['widht'\]"):
+        DiffusionDecoder.from_options(dict(widht=8))
+    with pytest.raises(ValueError, match="unknown model.diffusion.sampler 'euler'"):
+        DiffusionDecoder.from_options(dict(sampler="euler"))
