@@ -80,6 +80,9 @@ class Encoded:
     estimated_bits: float  # -log2 likelihood of y_hat and z_hat under the model
     network_s: float
     coding_s: float
+    # Estimated bits of z, then of each coding step of y, in the order of
+    # ``model.coding_steps(model, y_hat.shape[1:])`` (per chunk: anchors, non-anchors).
+    step_bits: tuple[float, ...] = ()
 
 
 class Codec:
@@ -171,7 +174,7 @@ class Codec:
 
         y_enc = Encoder(tables.y_lookup)
         y_hat = np.zeros_like(y)
-        y_bits, symbols = 0.0, [z_sym]
+        step_bits, symbols = [z_bits], [z_sym]
         for step in model_lib.coding_steps(self.model, y.shape[1:]):
             t0 = time.perf_counter()
             mu, sigma = _select(self._step(self.params, step.key, step.arg, hyper, y_hat), step)
@@ -182,7 +185,7 @@ class Codec:
             y_enc.encode(v + tables.y_offset[index], index)
             y_hat[0][step.index] = v.astype(np.float32) + mu
             symbols.append(v)
-            y_bits += _gaussian_bits(v, sigma)
+            step_bits.append(_gaussian_bits(v, sigma))
             coding += time.perf_counter() - t0
         t0 = time.perf_counter()
         streams = [z_enc.finish(), y_enc.finish()]
@@ -191,7 +194,8 @@ class Codec:
             model_name=self.name, model_hash=self.model_hash, height=height, width=width,
             pad_h=pad_h, pad_w=pad_w, symbols_crc=bitstream.symbols_crc(*symbols),
             **self._decoder_fields(seed))
-        return Encoded(bitstream.pack(header, streams), y_hat, z_bits + y_bits, network, coding)
+        return Encoded(bitstream.pack(header, streams), y_hat, float(sum(step_bits)), network,
+                       coding, tuple(step_bits))
 
     def _decoder_fields(self, seed: int) -> dict:
         if not self.diffusion:
