@@ -249,14 +249,15 @@ def export(ckpt: str, name: str, out_dir: str = WEIGHTS_DIR, precision: str = "i
 def select_for_bpp(image: np.ndarray, target_bpp: float, family: str | None = None,
                    seed: int = 0):
     """(codec, encoded) of the best model of ``family`` whose file of ``image`` fits in
-    ``target_bpp`` bits per pixel: models are tried from the highest lambda (then the highest
-    recorded bpp) down, and the first file that fits is kept."""
+    ``target_bpp`` bits per pixel: models are tried from the highest rate down (smallest
+    lambda first, then the highest recorded bpp), and the first file that fits is kept."""
     if not (isinstance(target_bpp, (int, float)) and target_bpp > 0):
         raise InputError(f"target bpp must be a positive number, got {target_bpp!r}")
     if family is None:
         family = find(default_name()).family
+    # The loss is D + lmbda * R: the smallest lmbda spends the most bits (best quality).
     candidates = sorted((m for m in available().values() if m.family == family),
-                        key=lambda m: (-m.lmbda, -m.meta.get("eval", {}).get("bpp", 0.0)))
+                        key=lambda m: (m.lmbda, -m.meta.get("eval", {}).get("bpp", 0.0)))
     if not candidates:
         families = sorted({m.family for m in available().values()})
         raise CheckpointError(f"no zoo model of family {family!r} is installed (families: "

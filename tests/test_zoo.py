@@ -98,7 +98,7 @@ def test_target_bpp_keeps_the_first_model_that_fits(installed, photo):
     bpp = {}
     for name in ("hp", "lap"):
         bpp[name] = 8 * len(zoo.load(name).encode(image).data) / (256 * 256)
-    order = sorted(["hp", "lap"], key=lambda n: (-zoo.find(n).lmbda,
+    order = sorted(["hp", "lap"], key=lambda n: (zoo.find(n).lmbda,
                                                  -zoo.find(n).meta.get("eval", {}).get("bpp", 0)))
     first, second = order
     codec, encoded = zoo.select_for_bpp(image, max(bpp.values()) + 0.01, family="test")
