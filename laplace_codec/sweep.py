@@ -14,7 +14,10 @@ resume logic; a killed sweep continues where it stopped)::
 
     python -m laplace_codec.sweep --sweep=configs/sweeps/pe.py --workdir=runs/pe
 
-``--print_only`` prints one ``train.py`` command per point instead, for a scheduler.
+``--print_only`` prints one ``train.py`` command per point instead, for a scheduler, and
+``--only TEXT`` keeps the points whose name contains TEXT (to run parts in parallel). A point
+is named by its overrides (``entropy=laplacian,spatial=local``), or by its ``config.name``
+when it sets one.
 """
 
 from __future__ import annotations
@@ -74,13 +77,18 @@ def load_points(path: str) -> list[Point]:
 
 
 def point_name(point: Point) -> str:
+    """The point's folder: its ``config.name`` when it sets one, else its overrides."""
+    if "config.name" in point:
+        return str(point["config.name"])
     return ",".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in point.items()) or "default"
 
 
 TRAIN_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "train.py")
 
 
-def commands(sweep_file: str, workdir: str, extra: list[str]) -> list[list[str]]:
+def commands(sweep_file: str, workdir: str, extra: list[str],
+             only: str | None = None) -> list[list[str]]:
+    """One train.py command per point (with ``only``: per point whose name contains it)."""
     points = load_points(sweep_file)
     names = [point_name(p) for p in points]
     clash = {n for n in names if names.count(n) > 1}
@@ -89,6 +97,11 @@ def commands(sweep_file: str, workdir: str, extra: list[str]) -> list[list[str]]
                          f"component of each key must tell the points apart")
     if not os.path.exists(TRAIN_PY):
         raise SystemExit(f"train.py not found at {TRAIN_PY}: run sweeps from a checkout")
+    if only is not None:
+        points = [p for p in points if only in point_name(p)]
+        if not points:
+            raise SystemExit(f"{sweep_file}: no point's name contains {only!r} (names: "
+                             f"{', '.join(names)})")
     out = []
     for point in points:
         cmd = [sys.executable, TRAIN_PY, f"--config={sweep_file}",
@@ -109,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", required=True, help="one folder per point inside it")
     parser.add_argument("--print_only", action="store_true",
                         help="print one train.py command per point and exit")
+    parser.add_argument("--only", help="train only the points whose name contains this")
     args, extra = parser.parse_known_args(argv)
-    cmds = commands(args.sweep, args.workdir, extra)
+    cmds = commands(args.sweep, args.workdir, extra, args.only)
     if args.print_only:
         for cmd in cmds:
             print(shlex.join(["python", *cmd[1:]]))

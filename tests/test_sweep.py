@@ -35,3 +35,15 @@ def test_the_ablation_sweeps_expand_to_named_train_commands():
     grouping = sweep.commands(str(REPO / "configs/sweeps/grouping.py"), "runs/x", [])
     assert grouping[0][3] == workdirs[-1]
     assert grouping[1][3].endswith("position=laplacian,grouping=even")
+
+
+def test_the_zoo_sweep_names_points_and_fine_tunes_from_the_base():
+    cmds = sweep.commands(str(REPO / "configs/sweeps/zoo.py"), "runs/zoo", [],
+                          only="hyperprior-mse")
+    assert [c[3] for c in cmds] == [f"--workdir=runs/zoo/hyperprior-mse-{l}"
+                                    for l in (0.01, 0.005, 0.02, 0.04)]
+    assert "--config.train.init_from=runs/zoo/hyperprior-mse-0.01" in cmds[1]
+    assert "--config.loss.lmbda=0.005" in cmds[1]
+    assert not any(a.startswith("--config.train.init_from") for a in cmds[0])
+    with pytest.raises(SystemExit, match="no point's name contains 'nope'"):
+        sweep.commands(str(REPO / "configs/sweeps/zoo.py"), "runs/zoo", [], only="nope")
