@@ -43,7 +43,7 @@ def inception():
 def test_fid_is_zero_for_the_same_patches_and_grows_with_jpeg_strength(inception):
     from laplace_codec import classical, images
 
-    photos = [images.read_image(f"sample:{n}") for n in ("astronaut", "coffee")]
+    photos = [images.read_image(f"sample:{n}") for n in ("astronaut",)]
     ref = np.concatenate([fid.patches(x) for x in photos])
 
     def jpeg(x, q):

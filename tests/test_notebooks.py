@@ -48,11 +48,11 @@ def test_quickstart(trained_laplacian_workdir):
 
 
 def test_train_your_own(tmp_path):
-    nb, seconds = run_notebook("train_your_own.ipynb", f"IMAGES = ''\nSTEPS = 20\n"
+    nb, seconds = run_notebook("train_your_own.ipynb", f"IMAGES = ''\nSTEPS = 5\n"
                                                        f"WORKDIR = {str(tmp_path)!r}\n"
                                                        f"EVAL_IMAGES = ['sample:coffee']\n")
     text = outputs(nb)
-    assert "trained 20 steps" in text and "JPEG q=" in text and "model my-model@" in text
+    assert "trained 5 steps" in text and "JPEG q=" in text and "model my-model@" in text
     assert (tmp_path / "zoo" / "my-model.npz").is_file()
     print(f"train_your_own.ipynb: {seconds:.0f} s")
 
