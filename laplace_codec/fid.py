@@ -13,7 +13,6 @@ downloaded at run time.
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg
 
 from laplace_codec.errors import LaplaceCodecError
 
@@ -41,18 +40,31 @@ def patches(image: np.ndarray, size: int = PATCH) -> np.ndarray:
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Frechet distance between Gaussians fitted to feature sets a and b, (n, d) each:
-    ``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))``."""
+    ``|mu_a - mu_b|^2 + tr(S_a) + tr(S_b) - 2 tr((S_a S_b)^(1/2))``.
+
+    The cross term is computed exactly without a d x d matrix square root: with centred
+    samples X_a, X_b, the nonzero eigenvalues of S_a S_b are the squared singular values of
+    ``C = X_a X_b^T / sqrt((n_a - 1)(n_b - 1))``, so ``tr((S_a S_b)^(1/2))`` is the sum of
+    C's singular values (when there are fewer samples than features, as on Kodak's 192
+    patches); otherwise it is ``tr((S_a^(1/2) S_b S_a^(1/2))^(1/2))`` from two symmetric
+    eigen-decompositions.
+    """
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
         raise ValueError(f"need two (n >= 2, d) feature sets of one width, got {a.shape} and "
                          f"{b.shape}")
     mu_a, mu_b = a.mean(0), b.mean(0)
-    s_a, s_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    root, _ = linalg.sqrtm(s_a @ s_b, disp=False)
-    if not np.all(np.isfinite(root)):  # singular product: regularise as TF's FID code does
-        eps = 1e-6 * np.eye(len(s_a))
-        root = linalg.sqrtm((s_a + eps) @ (s_b + eps))
-    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(s_a + s_b) - 2 * np.trace(root.real))
+    xa, xb = a - mu_a, b - mu_b
+    ka, kb = len(a) - 1, len(b) - 1
+    if min(len(a), len(b)) <= a.shape[1]:
+        cross = np.linalg.svd(xa @ xb.T / np.sqrt(ka * kb), compute_uv=False).sum()
+    else:
+        w, v = np.linalg.eigh(xa.T @ xa / ka)
+        root_a = (v * np.sqrt(np.maximum(w, 0.0))) @ v.T
+        m = root_a @ (xb.T @ xb / kb) @ root_a
+        cross = np.sqrt(np.maximum(np.linalg.eigvalsh((m + m.T) / 2), 0.0)).sum()
+    traces = (xa * xa).sum() / ka + (xb * xb).sum() / kb
+    return float(np.sum((mu_a - mu_b) ** 2) + traces - 2.0 * cross)
 
 
 class Inception:

@@ -30,6 +30,14 @@ def test_frechet_distance_matches_the_closed_form():
     want = np.sum((mu_a + 1) ** 2) + np.trace(s_a)  # |mu_a - mu_b|^2 + tr(S_a + 4 S_a - 4 S_a)
     assert fid.frechet_distance(a, b) == pytest.approx(want, rel=1e-6)
     assert abs(fid.frechet_distance(a, a)) < 1e-8
+    # fewer samples than features (Kodak's 192 patches of 2048 features): against sqrtm
+    from scipy import linalg
+
+    few_a, few_b = rng.normal(size=(5, 8)), rng.normal(size=(7, 8)) + 0.5
+    s_a, s_b = np.cov(few_a, rowvar=False), np.cov(few_b, rowvar=False)
+    direct = (np.sum((few_a.mean(0) - few_b.mean(0)) ** 2) + np.trace(s_a + s_b)
+              - 2 * np.trace(linalg.sqrtm(s_a @ s_b).real))
+    assert fid.frechet_distance(few_a, few_b) == pytest.approx(direct, rel=1e-6)
     with pytest.raises(ValueError, match="feature sets"):
         fid.frechet_distance(a, b[:, :3])
 
