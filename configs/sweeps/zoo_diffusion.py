@@ -1,0 +1,32 @@
+"""The bundled diffusion models (issue 8): configs/cpu/diffusion.py decoders on top of the
+bundled Laplacian MSE codecs of configs/sweeps/zoo.py, at two lambdas.
+
+    python -m laplace_codec.sweep --sweep=configs/sweeps/zoo_diffusion.py --workdir=runs/zoo
+    laplace-codec export --ckpt runs/zoo/NAME --name NAME --out laplace_codec/weights \\
+        --eval '../shared/data/kodak/*.png'
+
+Each point starts from the finished MSE codec of its lambda (``train.init_from``) and keeps
+its encoder, entropy model and g_s frozen, so the diffusion model writes exactly the MSE
+model's bits and only the image differs (LPIPS at the same bpp). Needs runs/zoo/
+laplacian-mse-<lambda> trained first.
+"""
+
+from configs.cpu import diffusion
+from configs.sweeps.zoo import ZOO_RUNS
+
+LAMBDAS = (0.01, 0.04)
+DIFFUSION_STEPS = 4000
+
+
+def get_config():
+    config = diffusion.get_config()
+    config.train.freeze = "g_a,h_a,h_s,z_prior,y_model,g_s"
+    config.train.num_steps = DIFFUSION_STEPS
+    config.train.checkpoint_every = 250
+    return config
+
+
+def get_hyper(h):
+    return [{"config.name": f"laplacian-diffusion-{lmbda}", "config.loss.lmbda": lmbda,
+             "config.train.init_from": f"{ZOO_RUNS}/laplacian-mse-{lmbda}"}
+            for lmbda in LAMBDAS]
