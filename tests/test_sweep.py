@@ -27,13 +27,14 @@ def test_the_ablation_sweeps_expand_to_named_train_commands():
         "--workdir=runs/x/entropy=hyperprior",
         "--workdir=runs/x/entropy=laplacian,spatial=none",
         "--workdir=runs/x/entropy=laplacian,spatial=local",
-        "--workdir=runs/x/entropy=laplacian,spatial=local_global,position=laplacian"]
+        "--workdir=runs/x/entropy=laplacian,spatial=local_global,position=laplacian",
+        "--workdir=runs/x/entropy=laplacian,spatial=serial"]
     assert "--config.model.laplacian.spatial=local" in cmds[2]
     assert "--config.name=entropy=hyperprior" in cmds[0]
     pe = sweep.commands(str(REPO / "configs/sweeps/pe.py"), "runs/x", [])
-    assert pe[-1][3] == workdirs[-1]  # the shared point trains once for both tables
+    assert pe[-1][3] == workdirs[3]  # the shared point trains once for both tables
     grouping = sweep.commands(str(REPO / "configs/sweeps/grouping.py"), "runs/x", [])
-    assert grouping[0][3] == workdirs[-1]
+    assert grouping[0][3] == workdirs[3]
     assert grouping[1][3].endswith("position=laplacian,grouping=even")
 
 

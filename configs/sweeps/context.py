@@ -1,5 +1,6 @@
 """Table 2 at CPU scale: which context saves bits. Hyperprior (no context), channel-only
-(uneven chunks), + local checkerboard context, + global (Swin) context, one lambda.
+(uneven chunks), + local checkerboard context, + global (Swin) context, and the serial
+raster-order context (the slow baseline of the latency column), one lambda.
 
     python -m laplace_codec.sweep --sweep=configs/sweeps/context.py --workdir=runs/ablation
 
@@ -22,5 +23,9 @@ def get_hyper(h):
             h.fixed("config.model.entropy", "laplacian"),
             h.fixed("config.model.laplacian.spatial", "local_global"),
             h.fixed("config.model.laplacian.position", "laplacian"),
+        ]),
+        h.product([
+            h.fixed("config.model.entropy", "laplacian"),
+            h.fixed("config.model.laplacian.spatial", "serial"),
         ]),
     ])
