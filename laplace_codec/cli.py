@@ -56,7 +56,8 @@ def cmd_compress(args) -> None:
         from laplace_codec import zoo
 
         codec_lib.enable_compilation_cache()
-        codec, encoded = zoo.select_for_bpp(image, args.target_bpp, args.family, args.seed)
+        codec, encoded = zoo.select_for_bpp(image, args.target_bpp, args.family, args.seed,
+                                              args.steps, args.sampler)
     else:
         codec = _codec(args.ckpt or args.model or _default_model(), args.steps, args.sampler)
         t0 = time.perf_counter()
@@ -197,7 +198,7 @@ class _UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from laplace_codec import bitstream  # light: no JAX
+    from laplace_codec import bitstream, zoo  # light: no JAX
 
     parser = argparse.ArgumentParser(
         prog="laplace-codec", description="Learned image compression with laplace_codec.")
@@ -240,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True, help="model name (written into its files)")
     p.add_argument("--out", required=True, help="directory for NAME.npz and NAME.json; "
                    "point $LAPLACE_CODEC_MODELS at it to use the model")
-    p.add_argument("--precision", default="int8", choices=("int8", "float16", "float32"),
+    p.add_argument("--precision", default="int8", choices=zoo.PRECISIONS,
                    help="storage of large kernels (default int8, one scale per channel)")
     p.add_argument("--family", help="family name for --target-bpp (default: "
                    "ENTROPY-DECODER)")

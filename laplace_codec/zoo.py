@@ -115,12 +115,16 @@ def find_by_hash(model_hash: bytes) -> ZooModel | None:
     return None
 
 
+def _check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+
+
 def pack(params, precision: str) -> dict[str, np.ndarray]:
     """Flat arrays storing ``params`` at ``precision`` (see the module docstring)."""
     import jax
 
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+    _check_precision(precision)
     out = {}
     for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
         key = "/".join(str(getattr(k, "key", k)) for k in path)
@@ -199,8 +203,7 @@ def export(ckpt: str, name: str, out_dir: str = WEIGHTS_DIR, precision: str = "i
     if not name or any(c in name for c in "/\\:@ ") or len(name.encode()) > 255:
         raise ValueError(f"zoo model name {name!r} must be non-empty, at most 255 bytes, "
                          f"without '/', '\\', ':', '@' or spaces")
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+    _check_precision(precision)  # before the checkpoint is read
     paths = data.image_files(eval_glob) if eval_glob else []
     source = checkpoint.load(ckpt)
     model = checkpoint.model_of(source)
@@ -247,10 +250,11 @@ def export(ckpt: str, name: str, out_dir: str = WEIGHTS_DIR, precision: str = "i
 
 
 def select_for_bpp(image: np.ndarray, target_bpp: float, family: str | None = None,
-                   seed: int = 0):
+                   seed: int = 0, steps: int | None = None, sampler: str | None = None):
     """(codec, encoded) of the best model of ``family`` whose file of ``image`` fits in
     ``target_bpp`` bits per pixel: models are tried from the highest rate down (smallest
-    lambda first, then the highest recorded bpp), and the first file that fits is kept."""
+    lambda first, then the highest recorded bpp), and the first file that fits is kept.
+    ``steps`` and ``sampler`` apply to diffusion models, as in :func:`load`."""
     if not (isinstance(target_bpp, (int, float)) and target_bpp > 0):
         raise InputError(f"target bpp must be a positive number, got {target_bpp!r}")
     if family is None:
@@ -265,7 +269,7 @@ def select_for_bpp(image: np.ndarray, target_bpp: float, family: str | None = No
     pixels = image.shape[0] * image.shape[1]
     smallest = None
     for m in candidates:
-        codec = load(m.name)
+        codec = load(m.name, steps, sampler)
         encoded = codec.encode(image, seed=seed)
         bpp = 8 * len(encoded.data) / pixels
         if bpp <= target_bpp:
