@@ -16,9 +16,11 @@ may override the step count and sampler (a different, equally valid image).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import time
+import types
 
 import jax
 import jax.numpy as jnp
@@ -85,6 +87,25 @@ class Encoded:
     step_bits: tuple[float, ...] = ()
 
 
+@functools.lru_cache(maxsize=16)
+def _compiled(m: model_lib.CompressionModel) -> types.SimpleNamespace:
+    """The jitted pieces of the coding path for the model ``m``, shared by every codec of
+    the same architecture (weights are arguments), so that loading several checkpoints of
+    one model (a lambda sweep, ``--target-bpp``) compiles each function once."""
+    return types.SimpleNamespace(
+        analyze=jax.jit(lambda p, x: m.apply(p, x, method=m.analyze)),
+        hyper=jax.jit(lambda p, z: m.apply(p, z, method=m.hyper)),
+        step=jax.jit(lambda p, key, arg, hyper, y_hat: m.apply(
+            p, key, arg, hyper, y_hat, method=m.step_params), static_argnums=1),
+        sample=jax.jit(lambda p, y_hat, seed, steps, sampler: model_lib.sample_image(
+            m, p, y_hat, jax.random.PRNGKey(seed), steps, sampler), static_argnums=(3, 4)),
+        synth=jax.jit(lambda p, y_hat: m.apply(p, y_hat, method=m.synthesize)),
+        z_lik=jax.jit(lambda p, z: m.apply(p, z, method=lambda mod, z: mod.z_prior(z))),
+        g_a=jax.jit(lambda p, x: m.apply(p, x, method=lambda mod, x: mod.g_a(x))),
+        h_a=jax.jit(lambda p, y: m.apply(p, y, method=lambda mod, y: mod.h_a(y))),
+    )
+
+
 class Codec:
     """A trained model with its coding tables; see :func:`laplace_codec.load`."""
 
@@ -112,19 +133,13 @@ class Codec:
         if tables is not None:
             digest.update(tables.digest())
         self.model_hash = digest.digest()[:8]
-        m = model
-        self._analyze = jax.jit(lambda p, x: m.apply(p, x, method=m.analyze))
-        self._hyper = jax.jit(lambda p, z: m.apply(p, z, method=m.hyper))
-        self._step = jax.jit(lambda p, key, arg, hyper, y_hat: m.apply(
-            p, key, arg, hyper, y_hat, method=m.step_params), static_argnums=1)
+        fns = _compiled(model)
+        self._analyze, self._hyper, self._step = fns.analyze, fns.hyper, fns.step
+        self._z_lik, self._g_a, self._h_a = fns.z_lik, fns.g_a, fns.h_a
         if self.diffusion:
-            self._sample = jax.jit(
-                lambda p, y_hat, seed, steps, sampler: model_lib.sample_image(
-                    m, p, y_hat, jax.random.PRNGKey(seed), steps, sampler),
-                static_argnums=(3, 4))
+            self._sample = fns.sample
         else:
-            self._synth = jax.jit(lambda p, y_hat: m.apply(p, y_hat, method=m.synthesize))
-        self._z_lik = jax.jit(lambda p, z: m.apply(p, z, method=lambda mod, z: mod.z_prior(z)))
+            self._synth = fns.synth
 
     def set_sampling(self, steps: int | None = None, sampler: str | None = None) -> None:
         """Diffusion decoders: the steps and sampler that ``encode`` records in new files."""
@@ -308,11 +323,7 @@ class Codec:
         if limit is None or xp.shape[0] * xp.shape[1] <= limit:
             y, z = self._analyze(self.params, x)
             return np.asarray(y), np.asarray(z)
-        m = self.model
-        if not hasattr(self, "_g_a"):
-            self._g_a = jax.jit(lambda p, x: m.apply(p, x, method=lambda mod, x: mod.g_a(x)))
-            self._h_a = jax.jit(lambda p, y: m.apply(p, y, method=lambda mod, y: mod.h_a(y)))
-        halo = int(np.ceil(tiling.analysis_radius(m.res_blocks)))
+        halo = int(np.ceil(tiling.analysis_radius(self.model.res_blocks)))
         y = tiling.tiled_apply(lambda t: self._g_a(self.params, jnp.asarray(t)), x, scale=1,
                                tile=self.tile_latents, halo=halo, in_scale=16)
         return y, np.asarray(self._h_a(self.params, jnp.asarray(y)))
