@@ -15,7 +15,7 @@ from configs.cpu import diffusion
 from configs.sweeps.zoo import ZOO_RUNS
 
 LAMBDAS = (0.01, 0.04)
-DIFFUSION_STEPS = 4000
+DIFFUSION_STEPS = 1500  # as configs/sweeps/sigma_b.py: about 2 hours of one core each
 
 
 def get_config():
@@ -23,6 +23,7 @@ def get_config():
     config.train.freeze = "g_a,h_a,h_s,z_prior,y_model,g_s"
     config.train.num_steps = DIFFUSION_STEPS
     config.train.checkpoint_every = 250
+    config.train.ema_decay = 0.99
     return config
 
 
