@@ -10,6 +10,14 @@ the I-th checkpoint of a multi-checkpoint file). The table gives the mean Kodak 
 bits each row saves against ``--baseline`` (``1 - bpp / bpp_baseline``; the rows should share
 a lambda, as the paper's Tables 1b and 2 do), and with ``--bench`` (the JSON line of a
 benchmark) a time column whose entries ``--timing LABEL=KEY`` pick.
+
+Curves instead of points: ``--curve FILE`` (repeatable) takes each file's curve and its
+classical and published comparisons, and prints their BD-rates (PSNR) against every
+``--bd-anchor`` (a bundled anchor such as ``vtm``, or the name of a loaded curve), with
+``--plot PNG`` drawing them all on one figure:
+
+    python -m laplace_codec.report --curve laplacian.json --curve hyperprior.json \
+        --bd-anchor vtm --bd-anchor 'hyperprior-mse' --plot rd.png
 """
 
 from __future__ import annotations
@@ -94,6 +102,58 @@ def compare(rows: list[tuple[str, dict]], baseline: str | None = None,
     return "\n".join(lines)
 
 
+def load_curves(paths: list[str]) -> list[dict]:
+    """The curve of each ``evaluate.py --out`` file, then their comparisons (each name once)."""
+    mains, others = [], {}
+    for path in paths:
+        try:
+            with open(path) as f:
+                result = json.load(f)
+        except (OSError, json.JSONDecodeError) as e:
+            raise InputError(f"--curve {path}: cannot read an evaluate.py result ({e})") from None
+        if "results" not in result or "name" not in result:
+            raise InputError(f"--curve {path}: not an evaluate.py result (no name/results)")
+        mains.append({"name": result["name"], "results": result["results"]})
+        for c in result.get("comparisons", []):
+            others.setdefault(c["name"], c)
+    names = [c["name"] for c in mains]
+    if len(set(names)) != len(names):
+        raise InputError(f"curve names repeat: {names}; name them with evaluate.py --name")
+    return mains + [c for name, c in others.items() if name not in names]
+
+
+def bd_table(curves: list[dict], anchors: list[str]) -> str:
+    """A Markdown table of each curve's rate range and BD-rate (PSNR) against each anchor:
+    a bundled anchor name (``vtm``) or the name of one of ``curves``."""
+    from laplace_codec import anchors as anchors_lib
+    from laplace_codec import rd
+
+    by_name = {c["name"]: c for c in curves}
+    resolved = []
+    for a in anchors:
+        if a in by_name:
+            resolved.append(by_name[a])
+        elif a in anchors_lib.names():
+            resolved.append(anchors_lib.load(a))
+        else:
+            raise InputError(f"--bd-anchor {a!r} is neither a loaded curve "
+                             f"({sorted(by_name)}) nor a bundled anchor {anchors_lib.names()}")
+    head = ["curve", "points", "bpp"] + [f"BD-rate vs {a['name']}" for a in resolved]
+    lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
+    for c in curves:
+        bpp = [b for b in c["results"].get("bpp", []) if b is not None]
+        cells = [c["name"], str(len(bpp)),
+                 f"{min(bpp):.3f}-{max(bpp):.3f}" if bpp else "-"]
+        for a in resolved:
+            try:
+                value = rd.bd_rate(a, c) if a is not c and "psnr-rgb" in c["results"] else None
+            except (ValueError, ZeroDivisionError):
+                value = None
+            cells.append("-" if value is None or value != value else f"{value:+.1f}%")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _bench_timings(bench: str | None, specs: list[str]) -> dict[str, float]:
     if not specs:
         return {}
@@ -121,8 +181,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bench", help="a benchmark's output (its last line is JSON)")
     parser.add_argument("--timing", action="append", default=[], help="LABEL=KEY of --bench")
     parser.add_argument("--timing-name", default="decode (ms)")
+    parser.add_argument("--curve", action="append", default=[],
+                        help="an evaluate.py --out file: its curve and comparisons")
+    parser.add_argument("--bd-anchor", action="append", default=[], dest="bd_anchor",
+                        help="with --curve: a bundled anchor (vtm) or a loaded curve's name")
+    parser.add_argument("--plot", help="with --curve: write the RD plot (PNG) here")
     args = parser.parse_args(argv)
     try:
+        if args.curve and args.row:
+            raise InputError("give --row (points) or --curve (curves), not both")
+        if args.curve:
+            from laplace_codec import anchors as anchors_lib
+            from laplace_codec import rd
+
+            curves = load_curves(args.curve)
+            print(bd_table(curves, args.bd_anchor or ["vtm"]))
+            if args.plot:
+                published = {a["name"] for a in map(anchors_lib.load, anchors_lib.names())}
+                for c in curves:
+                    if c["name"] in published:
+                        c.setdefault("style", {"ls": "--", "marker": "x"})
+                rd.plot(curves, args.plot)
+            return 0
         rows = [load_row(spec) for spec in args.row]
         print(compare(rows, args.baseline, _bench_timings(args.bench, args.timing),
                       args.timing_name))

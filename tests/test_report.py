@@ -60,3 +60,26 @@ def test_bad_rows_are_refused_with_the_fix(tmp_path, capsys):
         report.compare(rows + rows)
     assert report.main(["--row", f"x={two}@0", "--timing", "x=k"]) == 2
     assert "--timing needs --bench" in capsys.readouterr().err
+
+
+def test_curves_bd_rate_of_a_curve_at_half_the_rate_is_minus_half(tmp_path):
+    def result(path, name, scale):
+        path.write_text(json.dumps({"name": name, "results": {
+            "bpp": [scale * b for b in (0.2, 0.4, 0.8, 1.6)], "psnr-rgb": [28, 31, 34, 37]},
+            "comparisons": [{"name": "jpeg", "results": {"bpp": [0.3, 0.6, 1.2, 2.4],
+                                                          "psnr-rgb": [28, 31, 34, 37]}}]}))
+        return str(path)
+
+    curves = report.load_curves([result(tmp_path / "a.json", "base", 1.0),
+                                 result(tmp_path / "b.json", "half", 0.5)])
+    assert [c["name"] for c in curves] == ["base", "half", "jpeg"]  # jpeg once
+    lines = report.bd_table(curves, ["base"]).splitlines()
+    assert lines[2] == "| base | 4 | 0.200-1.600 | - |"  # not against itself
+    assert lines[3] == "| half | 4 | 0.100-0.800 | -50.0% |"
+    assert lines[4] == "| jpeg | 4 | 0.300-2.400 | +50.0% |"
+    with pytest.raises(InputError, match="neither a loaded curve"):
+        report.bd_table(curves, ["nope"])
+    plot = tmp_path / "rd.png"
+    assert report.main(["--curve", str(tmp_path / "a.json"), "--plot", str(plot)]) == 0
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+    assert report.main(["--curve", str(tmp_path / "a.json"), "--row", "x=y"]) == 2
