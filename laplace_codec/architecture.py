@@ -94,20 +94,22 @@ def describe(model_config: ml_collections.ConfigDict, height: int = 512,
                       "params": _count(params[name])} for name in params}
     chunks = []
     y_params = params["y_model"]
-    for j in range(len([k for k in y_params if k.startswith("anchor_net_")])):
-        mu = inter["y_model"][f"anchor_net_{j}"]["__call__"][0][0]
+    bounds = model_lib.entropy_model(model).chunks() if model.entropy == "laplacian" else []
+    for j, (start, stop) in enumerate(bounds):
         has = lambda net: f"{net}_{j}" in y_params  # noqa: E731
-        channel = ["channel_ctx"] if f"channel_ctx_{j - 1}" in y_params else []
+        inputs = ["hyper"] + (["channel_ctx"] if f"channel_ctx_{j - 1}" in y_params else [])
         blocks = len([k for k in y_params.get(f"global_ctx_{j}", {}) if k.startswith("block")])
         if has("serial_net"):
-            steps = [" + ".join(channel + ["serial_ctx"]) + " -> serial_net, by position"]
+            steps = ["position by position: " + " + ".join(inputs + ["serial_ctx"])
+                     + " -> serial_net"]
+        elif has("nonanchor_net"):
+            extra = ["local_ctx"] + ([f"global_ctx ({blocks} Swin blocks)"]
+                                     if has("global_ctx") else [])
+            steps = ["anchors: " + " + ".join(inputs) + " -> anchor_net",
+                     "non-anchors: + " + " + ".join(extra) + " -> nonanchor_net"]
         else:
-            steps = ["anchors: " + " + ".join(["hyper"] + channel) + " -> anchor_net"]
-            if has("nonanchor_net"):
-                extra = ["local_ctx"] + ([f"global_ctx ({blocks} Swin blocks)"]
-                                         if has("global_ctx") else [])
-                steps.append("non-anchors: + " + " + ".join(extra) + " -> nonanchor_net")
-        chunks.append({"channels": int(mu.shape[-1]), "steps": steps})
+            steps = ["all positions: " + " + ".join(inputs) + " -> anchor_net"]
+        chunks.append({"channels": stop - start, "steps": steps})
     return {"decoder": model.decoder, "entropy": model.entropy,
             "entropy_options": dict(model.entropy_options), "flow": flow, "tensors": tensors,
             "modules": modules, "chunks": chunks, "total_params": _count(params),

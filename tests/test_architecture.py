@@ -51,3 +51,17 @@ def test_bad_input_is_refused(monkeypatch):
     monkeypatch.setattr(architecture, "FLOW", architecture.FLOW[1:])  # g_a left out
     with pytest.raises(RuntimeError, match="g_a"):
         architecture.describe(config.model, 64, 64)
+
+
+@pytest.mark.parametrize("spatial, first, passes", [
+    ("none", "all positions: hyper + channel_ctx -> anchor_net", 1),
+    ("serial", "position by position: hyper + channel_ctx + serial_ctx -> serial_net", 1),
+    ("local", "anchors: hyper + channel_ctx -> anchor_net", 2)])
+def test_every_spatial_context_is_drawn_with_its_coding_passes(spatial, first, passes):
+    config = make_test_config("test_laplacian")
+    config.model.laplacian.spatial = spatial
+    chunks = architecture.describe(config.model, 64, 64)["chunks"]
+    assert len(chunks) == 5
+    assert chunks[1]["steps"][0] == first and len(chunks[1]["steps"]) == passes
+    if spatial == "local":
+        assert chunks[1]["steps"][1] == "non-anchors: + local_ctx -> nonanchor_net"
