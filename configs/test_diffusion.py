@@ -19,6 +19,7 @@ def get_config():
                                   steps=4)
     config.loss.beta = 0.9
     config.loss.lpips_net = "alexnet"
+    config.loss.lpips_snr_cap = 5.0
     config.train.num_steps = 40
     config.train.log_every = 20
     config.train.checkpoint_every = 40

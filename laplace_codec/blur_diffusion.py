@@ -112,6 +112,30 @@ def predict_x0(z_t: jax.Array, t, eps_hat: jax.Array, schedule: Schedule,
     return jnp.clip(x0, -1.0, 1.0) if clip else x0
 
 
+def lpips_weight(t: jax.Array, height: int, width: int, schedule: Schedule,
+                 snr_cap: float) -> jax.Array:
+    """Weight of the LPIPS term of eq. 12 at t (shape (B,)): ``min(S_t, cap) / cap`` with
+    ``S_t = min_f alpha_vec_t[f]^2 / sigma_t^2`` the signal-to-noise ratio of the most blurred
+    frequency (the highest); ``snr_cap = 0`` gives weight 1 (eq. 12 as printed).
+
+    Why: ``x0_hat`` (eq. 3) divides by ``alpha_vec_t``, so an error in ``eps_hat`` reaches
+    ``x0_hat`` multiplied by ``sigma_t / alpha_vec_t[f]``: up to 1e7 near t = 1, and about 300
+    already at t = 0.2 with sigma_B_max = 25. Unweighted, the LPIPS gradient of those steps
+    swamps the eps-MSE (measured: eps-MSE stays above 1, worse than predicting zero, and
+    samples are noise). With this weight the amplification is at most ``1 / sqrt(cap)``,
+    since ``min(S, cap) / (cap sqrt(S)) <= 1 / sqrt(cap)`` (the min-SNR rule of Hang et al.
+    2023, which CDC also offers for its perceptual term)."""
+    if not snr_cap >= 0:
+        raise ValueError(f"loss.lpips_snr_cap must be >= 0 (0: unweighted), got {snr_cap}")
+    t = _times(t, jnp.shape(t)[0] if jnp.ndim(t) else 1)
+    if snr_cap == 0:
+        return jnp.ones_like(t)
+    lam_max = squared_frequencies(height, width)[-1:, -1:]  # the highest frequency
+    alpha_vec, sigma2 = schedule.coefficients(t, lam_max)
+    snr = jnp.square(alpha_vec[:, 0, 0, 0]) / jnp.maximum(sigma2[:, 0, 0, 0], VAR_MIN)
+    return jnp.minimum(snr, snr_cap) / snr_cap
+
+
 def posterior(f_t: jax.Array, f_x: jax.Array, t, s, schedule: Schedule):
     """Mean and variance of ``q(f_s | f_t, f_x)`` for s < t, per frequency (eq. 2)."""
     t, s = _times(t, f_t.shape[0]), _times(s, f_t.shape[0])

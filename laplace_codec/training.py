@@ -2,7 +2,9 @@
 
 Objective, with R in bits per pixel from the likelihoods of y and z: for the MSE decoder
 ``L = D + lmbda * R`` with D the MSE of images in [-1, 1] (paper eq. 8); for the diffusion
-decoder ``L = lmbda * R + ||eps - eps_hat||^2 + beta * LPIPS(x, x0_hat)`` (eqs. 11-12).
+decoder ``L = lmbda * R + ||eps - eps_hat||^2 + beta * w(t) LPIPS(x, x0_hat)`` (eqs. 11-12),
+with ``w(t)`` of ``blur_diffusion.lpips_weight`` (``loss.lpips_snr_cap``; 0 gives w = 1, the
+equation as printed, which does not train: see that function).
 
 The train step is ``jax.jit`` with shardings on a device mesh (a ``data`` axis over all
 devices, or ``mesh.devices`` of them): batches are split along it; the state is replicated,
@@ -33,7 +35,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from laplace_codec import checkpoint, data
+from laplace_codec import blur_diffusion, checkpoint, data
 from laplace_codec import model as model_lib
 from laplace_codec.tables import CodingTables, build_tables
 
@@ -82,11 +84,14 @@ def rate_distortion(model, params, batch: jax.Array, rng: jax.Array,
         mse = jnp.mean(jnp.square(out["x0_hat"] - x))
         eps_mse = jnp.mean(jnp.square(out["eps"] - out["eps_hat"]))
         beta = loss_config.get("beta", 0.0)
-        lpips = (jnp.mean(perceptual.lpips_distance(x, out["x0_hat"],
-                                                    loss_config.get("lpips_net", "alexnet")))
-                 if beta else jnp.zeros(()))
+        weight = blur_diffusion.lpips_weight(
+            out["t"], x.shape[1], x.shape[2], model_lib.diffusion_option(model, "schedule"),
+            loss_config.get("lpips_snr_cap", 0.0))
+        lpips = (jnp.mean(weight * perceptual.lpips_distance(
+            x, out["x0_hat"], loss_config.get("lpips_net", "alexnet"))) if beta
+            else jnp.zeros(()))
         loss = lmbda * bpp + eps_mse + beta * lpips
-        extra = dict(eps_mse=eps_mse, lpips=lpips)
+        extra = dict(eps_mse=eps_mse, lpips=lpips, lpips_weight=jnp.mean(weight))
     psnr = 10.0 * jnp.log10(4.0 / jnp.maximum(mse, 1e-10))  # peak-to-peak 2 in [-1, 1]
     return loss, dict(loss=loss, bpp=bpp, bpp_z=bits_z / num_pixels, mse=mse, psnr=psnr,
                       **extra)

@@ -175,3 +175,36 @@ def test_decoder_options_are_split_between_schedule_and_unet_and_checked():
         DiffusionDecoder.from_options(dict(widht=8))
     with pytest.raises(ValueError, match="unknown model.diffusion.sampler 'euler'"):
         DiffusionDecoder.from_options(dict(sampler="euler"))
+
+
+def test_lpips_weight_is_min_snr_of_the_most_blurred_frequency():
+    t = jnp.array([0.5])
+    # No blur: SNR = cot^2(pi t / 2) = 1 at t = 0.5, so the weight is min(1, 5) / 5.
+    np.testing.assert_allclose(bd.lpips_weight(t, 16, 16, bd.Schedule(0.0), 5.0), [0.2],
+                               rtol=1e-5)
+    # Blur: the highest frequency's d_t enters the SNR, by hand for t = 0.1, 16x16.
+    t, sb = 0.1, 25.0
+    lam = 2 * (np.pi * 15 / 16) ** 2
+    tau = (sb * np.sin(np.pi * t / 2) ** 2) ** 2 / 2
+    d = (1 - 0.001) * np.exp(-lam * tau) + 0.001
+    snr = (np.cos(np.pi * t / 2) * d) ** 2 / np.sin(np.pi * t / 2) ** 2
+    np.testing.assert_allclose(bd.lpips_weight(jnp.array([t]), 16, 16, bd.Schedule(sb), 5.0),
+                               [min(snr, 5.0) / 5.0], rtol=1e-4)
+    # cap 0: eq. 12 as printed.
+    np.testing.assert_array_equal(bd.lpips_weight(jnp.array([0.3, 1.0]), 16, 16,
+                                                  bd.Schedule(sb), 0.0), [1.0, 1.0])
+    with pytest.raises(ValueError, match="lpips_snr_cap"):
+        bd.lpips_weight(jnp.array([0.3]), 16, 16, bd.Schedule(sb), -1.0)
+
+
+@pytest.mark.parametrize("sigma_b_max", [0.0, 5.0, 25.0])
+def test_lpips_weight_bounds_how_much_x0_hat_amplifies_eps_errors(sigma_b_max):
+    # d x0_hat[f] / d eps_hat[f] = -sigma_t / alpha_vec_t[f]; weighted, never above 1/sqrt(cap).
+    schedule, cap = bd.Schedule(sigma_b_max), 5.0
+    t = jnp.linspace(0.001, 1.0, 400)
+    alpha_vec, sigma2 = schedule.coefficients(t, bd.squared_frequencies(64, 96))
+    gain = jnp.sqrt(sigma2[:, 0, 0, 0]) / jnp.min(alpha_vec, axis=(1, 2, 3))
+    weighted = bd.lpips_weight(t, 64, 96, schedule, cap) * gain
+    assert float(jnp.max(weighted)) <= cap ** -0.5 * (1 + 1e-4)
+    assert float(jnp.max(gain)) > 1e3  # what the weight guards against
+    assert float(bd.lpips_weight(jnp.array([0.01]), 64, 96, schedule, cap)[0]) == 1.0

@@ -27,6 +27,7 @@ def get_config():
                                   sampler="ddim")
     config.loss.beta = 0.9
     config.loss.lpips_net = "alexnet"
+    config.loss.lpips_snr_cap = 5.0
     config.train.ema_decay = 0.999
     config.eval.diffusion_steps = 10
     return config
