@@ -28,6 +28,9 @@ def diffusion_options() -> ml_collections.ConfigDict:
     return ml_collections.ConfigDict(dict(
         sigma_b_max=25.0,  # maximum blur (Table 1a compares 0, 5, 15, 25)
         d_min=0.001,
+        # eps_hat preconditioned around the MSE image (diffusion_decoder.py); 0: bare U-Net,
+        # whose samples diverge after short trainings. About the RMS error of x_mse in [-1, 1].
+        prior_std=0.1,
         width=64,  # U-Net base width (CDC's and the official code's)
         multipliers=(1, 2, 3, 4),  # widths of the levels at H, H/2, H/4, H/8
         res_blocks=2,

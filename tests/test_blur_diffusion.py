@@ -208,3 +208,35 @@ def test_lpips_weight_bounds_how_much_x0_hat_amplifies_eps_errors(sigma_b_max):
     assert float(jnp.max(weighted)) <= cap ** -0.5 * (1 + 1e-4)
     assert float(jnp.max(gain)) > 1e3  # what the weight guards against
     assert float(bd.lpips_weight(jnp.array([0.01]), 64, 96, schedule, cap)[0]) == 1.0
+
+
+@pytest.mark.parametrize("sigma_b_max", [0.0, 25.0])
+def test_preconditioning_is_gaussian_conditioning_and_bounds_x0_errors(sigma_b_max):
+    from laplace_codec.diffusion_decoder import preconditioned_eps
+
+    schedule, s = bd.Schedule(sigma_b_max), 0.1
+    x = _photo(16)
+    x_mse = x + 0.05 * jax.random.normal(jax.random.PRNGKey(3), x.shape)
+    eps = jax.random.normal(jax.random.PRNGKey(4), x.shape)
+    lam = bd.squared_frequencies(16, 16)
+    for t in [0.01, 0.1, 0.5, 0.9, 1.0]:
+        z = bd.diffuse(x, t, eps, schedule)
+        tt = jnp.full((1,), t)
+        a, sigma2 = schedule.coefficients(tt, lam)
+        # u = 0: x0_hat is the posterior mean of x ~ N(x_mse, s^2 I) given z, per frequency.
+        x0 = bd.predict_x0(z, tt, preconditioned_eps(z, tt, x_mse, jnp.zeros_like(z), schedule,
+                                                      s), schedule, clip=False)
+        m, f_z = bd.dct2(x_mse), bd.dct2(z)
+        gain = a * s * s / (a * a * s * s + sigma2)
+        # float32 rounding of eps_hat is multiplied by sigma / a in x0_hat: allow for it.
+        tolerance = 1e-4 + 1e-6 * jnp.sqrt(sigma2) / a * (jnp.abs(f_z) + 1.0)
+        assert bool(jnp.all(jnp.abs(bd.dct2(x0) - (m + gain * (f_z - a * m))) <= tolerance)), t
+        if t >= 0.9:
+            continue  # alpha_vec_t < 2e-4: float32 rounding alone moves x0_hat by s / 10
+        # An error in u moves x0_hat by at most s times that error, at every frequency.
+        du = jax.random.normal(jax.random.PRNGKey(5), x.shape)
+        x0_moved = bd.predict_x0(z, tt, preconditioned_eps(z, tt, x_mse, du, schedule, s),
+                                 schedule, clip=False)
+        f_du = bd.dct2(du)
+        ratio = jnp.abs(bd.dct2(x0_moved - x0)) / jnp.maximum(jnp.abs(f_du), 1e-3)
+        assert float(jnp.max(jnp.where(jnp.abs(f_du) > 0.1, ratio, 0.0))) <= s * 1.05, t  # float32 at a ~ 1e-3
