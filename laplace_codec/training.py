@@ -84,12 +84,13 @@ def rate_distortion(model, params, batch: jax.Array, rng: jax.Array,
         mse = jnp.mean(jnp.square(out["x0_hat"] - x))
         eps_mse = jnp.mean(jnp.square(out["eps"] - out["eps_hat"]))
         beta = loss_config.get("beta", 0.0)
-        weight = blur_diffusion.lpips_weight(
-            out["t"], x.shape[1], x.shape[2], model_lib.diffusion_option(model, "schedule"),
-            loss_config.get("lpips_snr_cap", 0.0))
-        lpips = (jnp.mean(weight * perceptual.lpips_distance(
-            x, out["x0_hat"], loss_config.get("lpips_net", "alexnet"))) if beta
-            else jnp.zeros(()))
+        weight, lpips = jnp.zeros(x.shape[:1]), jnp.zeros(())
+        if beta:
+            weight = blur_diffusion.lpips_weight(
+                out["t"], x.shape[1], x.shape[2], model_lib.diffusion_option(model, "schedule"),
+                loss_config.get("lpips_snr_cap", 0.0))
+            lpips = jnp.mean(weight * perceptual.lpips_distance(
+                x, out["x0_hat"], loss_config.get("lpips_net", "alexnet")))
         loss = lmbda * bpp + eps_mse + beta * lpips
         extra = dict(eps_mse=eps_mse, lpips=lpips, lpips_weight=jnp.mean(weight))
     psnr = 10.0 * jnp.log10(4.0 / jnp.maximum(mse, 1e-10))  # peak-to-peak 2 in [-1, 1]

@@ -239,4 +239,5 @@ def test_preconditioning_is_gaussian_conditioning_and_bounds_x0_errors(sigma_b_m
                                  schedule, clip=False)
         f_du = bd.dct2(du)
         ratio = jnp.abs(bd.dct2(x0_moved - x0)) / jnp.maximum(jnp.abs(f_du), 1e-3)
-        assert float(jnp.max(jnp.where(jnp.abs(f_du) > 0.1, ratio, 0.0))) <= s * 1.05, t  # float32 at a ~ 1e-3
+        # 5% slack: float32 rounding at alpha_vec_t ~ 1e-3.
+        assert float(jnp.max(jnp.where(jnp.abs(f_du) > 0.1, ratio, 0.0))) <= s * 1.05, t
