@@ -25,20 +25,17 @@ sys.path.insert(0, REPO)
 
 from laplace_codec import blur_diffusion, checkpoint, images  # noqa: E402
 from laplace_codec import model as model_lib  # noqa: E402
+from laplace_codec.errors import InputError  # noqa: E402
 
 
 def center_crops(pattern: str, limit: int, crop: int) -> np.ndarray:
     paths = sorted(glob.glob(pattern))[:limit]
     if not paths:
         raise SystemExit(f"no image matches {pattern!r}")
-    out = []
-    for p in paths:
-        x = images.read_image(p)
-        if min(x.shape[:2]) < crop:
-            raise SystemExit(f"{p} is smaller than --crop {crop}")
-        top, left = (x.shape[0] - crop) // 2, (x.shape[1] - crop) // 2
-        out.append(x[top:top + crop, left:left + crop])
-    return np.stack(out)
+    try:
+        return np.stack([images.center_crop(images.read_image(p), crop) for p in paths])
+    except InputError as e:
+        raise SystemExit(str(e)) from None
 
 
 def main():

@@ -42,9 +42,9 @@ def diffusion_options() -> ml_collections.ConfigDict:
     ))
 
 
-def get_config():
-    config = base.get_config()
-    config.name = "diffusion"
+def use_diffusion_decoder(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """Turns an MSE codec's config into one with the diffusion decoder and the loss of eq. 12
+    (``lmbda * R + eps-MSE + beta * LPIPS``), at the paper's sizes; variants override sizes."""
     config.model.decoder = "diffusion"
     config.model.diffusion = diffusion_options()
     config.loss.beta = 0.9  # weight of LPIPS(x, x0_hat), eq. 12
@@ -54,4 +54,10 @@ def get_config():
     config.loss.lpips_snr_cap = 5.0
     config.train.ema_decay = 0.999
     config.eval.diffusion_steps = 10
+    return config
+
+
+def get_config():
+    config = use_diffusion_decoder(base.get_config())
+    config.name = "diffusion"
     return config

@@ -10,16 +10,11 @@ from configs import diffusion, test
 
 
 def get_config():
-    config = test.get_config()
+    config = diffusion.use_diffusion_decoder(test.get_config())
     config.name = "test-diffusion"
-    config.model.decoder = "diffusion"
-    config.model.diffusion = diffusion.diffusion_options()
     config.model.diffusion.update(width=8, res_blocks=1, attention_levels=(3,), heads=2,
                                   head_dim=8, multipliers=(1, 2, 2, 2),
                                   steps=4)
-    config.loss.beta = 0.9
-    config.loss.lpips_net = "alexnet"
-    config.loss.lpips_snr_cap = 5.0
     config.train.num_steps = 40
     config.train.log_every = 20
     config.train.checkpoint_every = 40

@@ -138,6 +138,18 @@ def read_image(path: str) -> np.ndarray:
         raise InputError(f"cannot read image {path}: {e}") from None
 
 
+def center_crop(image: np.ndarray, size: int) -> np.ndarray:
+    """The central ``size`` x ``size`` square of an (H, W, C) image."""
+    if size < 1:
+        raise InputError(f"crop size must be a positive number of pixels, got {size}")
+    height, width = image.shape[:2]
+    if min(height, width) < size:
+        raise InputError(f"a {height}x{width} image is smaller than the {size}x{size} crop; "
+                         f"use a smaller crop or a larger image")
+    top, left = (height - size) // 2, (width - size) // 2
+    return image[top:top + size, left:left + size]
+
+
 def atomic_write(path: str, data: bytes) -> None:
     """Writes ``data`` to ``path`` through a temporary file and a rename: never partial."""
     directory = os.path.dirname(os.path.abspath(path))

@@ -344,10 +344,8 @@ def make_evaluator(model, config: ml_collections.ConfigDict, writer):
     batch = []
     for path in data.image_files(config.eval.glob)[:config.eval.max_images]:
         x = images_lib.read_image(path)
-        if min(x.shape[:2]) < crop:
-            continue
-        top, left = (x.shape[0] - crop) // 2, (x.shape[1] - crop) // 2
-        batch.append(x[top:top + crop, left:left + crop])
+        if min(x.shape[:2]) >= crop:
+            batch.append(images_lib.center_crop(x, crop))
     if not batch:
         raise ValueError(f"no image in {config.eval.glob!r} is at least {crop} pixels wide")
     batch = np.stack(batch)

@@ -118,6 +118,17 @@ def test_extreme_shapes_read_as_they_are(tmp_path, h, w):
     assert np.array_equal(x, a)
 
 
+def test_center_crop_takes_the_middle_and_refuses_small_images():
+    a = np.arange(5 * 7 * 3).reshape(5, 7, 3)
+    # rows 1..3 and columns 2..4: the offsets (5 - 3) // 2 = 1 and (7 - 3) // 2 = 2
+    assert np.array_equal(images.center_crop(a, 3), a[1:4, 2:5])
+    assert np.array_equal(images.center_crop(a, 5), a[:, 1:6])
+    with pytest.raises(InputError, match="5x7 image is smaller than the 6x6 crop"):
+        images.center_crop(a, 6)
+    with pytest.raises(InputError, match="positive"):
+        images.center_crop(a, 0)
+
+
 @pytest.mark.parametrize("h, w", [(1, 300), (300, 1), (4, 3000)])
 def test_extreme_shapes_round_trip(codec, photo, h, w):
     x = np.ascontiguousarray(np.resize(photo, (h, w, 3)))

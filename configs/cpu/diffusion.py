@@ -18,16 +18,9 @@ from configs.cpu import laplacian
 
 
 def get_config():
-    config = laplacian.get_config()
+    config = diffusion.use_diffusion_decoder(laplacian.get_config())
     config.name = "cpu-diffusion"
-    config.model.decoder = "diffusion"
-    config.model.diffusion = diffusion.diffusion_options()
     config.model.diffusion.update(width=32, multipliers=(1, 2, 3, 4), res_blocks=1,
                                   attention_levels=(3,), heads=4, head_dim=32, steps=25,
                                   sampler="ddim")
-    config.loss.beta = 0.9
-    config.loss.lpips_net = "alexnet"
-    config.loss.lpips_snr_cap = 5.0
-    config.train.ema_decay = 0.999
-    config.eval.diffusion_steps = 10
     return config
