@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before JAX sets 1: TF's CU
 
 from absl import app, flags, logging
 
-from laplace_codec import bitstream, evaluation
+from laplace_codec import bitstream, codec, evaluation
 from laplace_codec.errors import LaplaceCodecError
 
 _CKPT = flags.DEFINE_multi_string("ckpt", None, "Checkpoint (workdir or step); repeatable.")
@@ -39,6 +39,7 @@ _FID = flags.DEFINE_bool("fid", False, "Add FID on 256x256 patches (HiFiC's prot
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
+    codec.enable_compilation_cache()
     try:
         result = evaluation.evaluate(_CKPT.value, _DATA.value, _OUT.value, _NAME.value,
                                      classical_codecs=_CLASSICAL.value, anchors=_ANCHORS.value,

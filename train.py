@@ -11,7 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before JAX sets 1: TF's CU
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from laplace_codec import training
+from laplace_codec import codec, training
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/base.py", "Training config file.")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/default", "Directory for checkpoints and logs.")
@@ -23,6 +23,7 @@ _MULTIHOST = flags.DEFINE_bool(
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)  # orbax and clu are chatty at INFO
+    codec.enable_compilation_cache()  # a resumed run does not compile its steps again
     if _MULTIHOST.value:
         import jax
 

@@ -24,8 +24,6 @@ rounding would need the parameters it is computing.
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp

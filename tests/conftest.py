@@ -7,6 +7,8 @@ built-in scikit-image photographs.
 
 import os
 import pathlib
+import shutil
+import tempfile
 
 import pytest
 
@@ -15,6 +17,23 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = pathlib.Path(os.environ.get("LAPLACE_CODEC_DATA", REPO.parent / "shared" / "data"))
 KODAK = SHARED_DATA / "kodak"
 TRAIN = SHARED_DATA / "train"
+
+
+def pytest_configure(config):
+    """One fresh JAX compilation cache for the session, shared with the subprocesses that
+    tests start (train.py, evaluate.py, the CLI), so identical programs compile once."""
+    if "LAPLACE_CODEC_CACHE" not in os.environ:
+        os.environ["LAPLACE_CODEC_CACHE"] = tempfile.mkdtemp(prefix="laplace-codec-jax-")
+        config._laplace_codec_cache = os.environ["LAPLACE_CODEC_CACHE"]
+    from laplace_codec.codec import enable_compilation_cache
+
+    enable_compilation_cache()
+
+
+def pytest_unconfigure(config):
+    cache = getattr(config, "_laplace_codec_cache", None)
+    if cache:
+        shutil.rmtree(cache, ignore_errors=True)
 
 
 def make_test_config(name="test"):

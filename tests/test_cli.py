@@ -11,9 +11,8 @@ from laplace_codec import images
 
 
 def run(*args, cwd=None):
-    env = dict(os.environ, LAPLACE_CODEC_CACHE=os.environ.get("LAPLACE_CODEC_CACHE", ""))
     return subprocess.run([sys.executable, "-m", "laplace_codec.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, env=env, timeout=300)
+                          capture_output=True, text=True, timeout=300)
 
 
 def test_compress_info_decompress_round_trip(trained_workdir, codec, tmp_path):

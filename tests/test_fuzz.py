@@ -189,7 +189,7 @@ def crafted_header_cases(data: bytes, rng):
                                                            pad_h=0, pad_w=0).build()
     yield "size 2^16 x 2^10", rep(f, height=2**16, width=2**10, pad_h=0, pad_w=0).build()
     # Same padded size, different crop: a file that says so decodes to the crop.
-    hp, wp = f.height + f.pad_h, f.width + f.pad_w
+    hp = f.height + f.pad_h
     for h in {max(1, hp - 63), hp - 1, hp}:
         yield "size (same padded size)", rep(f, height=h, pad_h=hp - h).build()
     for ph in (0, 1, f.pad_h + 1, 63, 64, 65535):

@@ -1,7 +1,6 @@
 """Inputs to compress: every kind of image file is coded by a documented rule (images.py)
 or refused with a one-line message; odd sizes round-trip exactly."""
 
-import os
 import struct
 import subprocess
 import sys
@@ -161,9 +160,8 @@ def test_unusable_files_are_refused_with_a_clear_message(tmp_path, name, message
 
 
 def _cli(*args, cwd):
-    env = dict(os.environ, LAPLACE_CODEC_CACHE=os.environ.get("LAPLACE_CODEC_CACHE", ""))
     return subprocess.run([sys.executable, "-m", "laplace_codec.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, env=env, timeout=300)
+                          capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.parametrize("args, message", [

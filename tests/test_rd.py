@@ -1,6 +1,5 @@
 """Bjontegaard deltas against hand-made curves, and the RD plot."""
 
-import numpy as np
 import pytest
 
 from laplace_codec import rd
