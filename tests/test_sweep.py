@@ -48,3 +48,21 @@ def test_the_zoo_sweep_names_points_and_fine_tunes_from_the_base():
     assert not any(a.startswith("--config.train.init_from") for a in cmds[0])
     with pytest.raises(SystemExit, match="no point's name contains 'nope'"):
         sweep.commands(str(REPO / "configs/sweeps/zoo.py"), "runs/zoo", [], only="nope")
+
+
+def test_the_sigma_b_sweep_sits_on_the_codec_it_names():
+    from configs.sweeps import pe, sigma_b
+
+    codec = pe.get_config()
+    name = sigma_b.MSE_CODEC.rsplit("/", 1)[-1]
+    for key_value in name.split(","):  # the point's overrides are its folder name
+        key, value = key_value.split("=")
+        section = codec.model if key == "entropy" else codec.model.laplacian
+        section[key] = value
+    decoders = sigma_b.get_config()
+    assert decoders.train.init_from == sigma_b.MSE_CODEC
+    for field in ("entropy", "N", "M", "laplacian", "res_blocks"):
+        assert decoders.model[field] == codec.model[field], field
+    assert decoders.loss.lmbda == codec.loss.lmbda
+    assert set(decoders.train.freeze.split(",")) == {"g_a", "h_a", "h_s", "z_prior", "y_model",
+                                                    "g_s"}
