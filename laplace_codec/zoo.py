@@ -9,8 +9,8 @@
 A zoo model is two files in ``laplace_codec/weights/`` (or in a directory listed in
 ``$LAPLACE_CODEC_MODELS``, searched first):
 
-- ``NAME.npz``: the weights and the integer coding tables. Large convolution and dense
-  kernels are stored as int8 with one float32 scale per output channel (``precision
+- ``NAME.npz`` (zip-compressed): the weights and the integer coding tables. Large
+  convolution and dense kernels are stored as int8 with one float32 scale per output channel (``precision
   "int8"``) or as float16; other arrays stay float32. Encoder and decoder both expand the
   same stored numbers to the same float32 weights, so round trips stay exact; the tables
   are built from those expanded weights.
@@ -130,7 +130,7 @@ def pack(params, precision: str) -> dict[str, np.ndarray]:
         key = "/".join(str(getattr(k, "key", k)) for k in path)
         a = np.asarray(leaf, dtype=np.float32)
         small = a.size < QUANTIZED_MIN_SIZE or precision == "float32"
-        if not small and precision == "int8" and key.endswith("kernel"):
+        if not small and precision == "int8" and _is_kernel(key):
             scale = np.max(np.abs(a.reshape(-1, a.shape[-1])), axis=0) / 127.0
             scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
             out["q:" + key] = np.clip(np.round(a / scale), -127, 127).astype(np.int8)
@@ -140,6 +140,12 @@ def pack(params, precision: str) -> dict[str, np.ndarray]:
         else:
             out["f:" + key] = a
     return out
+
+
+def _is_kernel(key: str) -> bool:
+    """Convolution and dense kernels: ``kernel``, and the entropy model's ``kernel_1``..."""
+    leaf = key.rsplit("/", 1)[-1]
+    return leaf == "kernel" or (leaf.startswith("kernel_") and leaf[len("kernel_"):].isdigit())
 
 
 def unpack(arrays) -> dict:
@@ -240,7 +246,7 @@ def export(ckpt: str, name: str, out_dir: str = WEIGHTS_DIR, precision: str = "i
             meta["eval"].update(steps=codec.steps, sampler=codec.sampler)
     os.makedirs(out_dir, exist_ok=True)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays, **{f"t:{k}": v for k, v in tables.to_dict().items()})
+    np.savez_compressed(buffer, **arrays, **{f"t:{k}": v for k, v in tables.to_dict().items()})
     weights = os.path.join(out_dir, name + ".npz")
     images.atomic_write(weights, buffer.getvalue())
     meta["size_bytes"] = os.path.getsize(weights)

@@ -32,9 +32,12 @@ def test_int8_storage_is_per_channel_and_within_half_a_step():
     rng = np.random.default_rng(0)
     kernel = rng.normal(size=(3, 3, 16, 8)).astype(np.float32) * np.arange(1, 9)  # 8 outputs
     params = {"g_a": {"conv": {"kernel": kernel, "bias": np.arange(8, dtype=np.float32)}},
+              "y_model": {"ctx": {"kernel_1": kernel, "kernel_x": kernel}},
               "big": {"table": rng.normal(size=(40, 40)).astype(np.float32)}}
     arrays = zoo.pack(params, "int8")
     assert arrays["q:g_a/conv/kernel"].dtype == np.int8
+    assert arrays["q:y_model/ctx/kernel_1"].dtype == np.int8  # the entropy model's kernels
+    assert "h:y_model/ctx/kernel_x" in arrays  # not a kernel name: float16
     step = np.abs(kernel).reshape(-1, 8).max(0) / 127  # one scale per output channel
     np.testing.assert_allclose(arrays["s:g_a/conv/kernel"], step, rtol=1e-6)
     back = zoo.unpack(arrays)
