@@ -241,5 +241,6 @@ def table(result: dict) -> str:
             (f" {fmt(res.get('fid', [None] * (i + 1))[i], '.2f'):>7}" if with_fid else ""))
     for anchor, values in result.get("bd_rate", {}).items():
         lines.append(f"BD-rate (PSNR) {anchor}: " + ", ".join(
-            f"{k} {fmt(v, '+.1f')}%" for k, v in values.items()))
+            f"{k} {fmt(v, '+.1f')}%" if v is not None else f"{k} - (needs a curve of 2+ points "
+            f"overlapping the anchor's PSNR range)" for k, v in values.items()))
     return "\n".join(lines)

@@ -75,3 +75,17 @@ def test_evaluate_writes_every_field_for_every_image(trained_workdir, tmp_path):
     # FID on 256x256 patches (4 here: 3 of coffee, 1 of chelsea), one per curve point
     assert result["results"]["fid"][0] > 0 and len(jpeg["fid"]) == len(jpeg["bpp"])
     assert all(v > 0 for v in jpeg["fid"])
+
+
+def test_table_says_why_a_bd_rate_is_missing():
+    from laplace_codec import anchors, evaluation
+
+    vtm = anchors.load("vtm")
+    one_point = dict(results={"bpp": [0.3], "psnr-rgb": [27.0]})
+    two_points = dict(results={"bpp": [0.3, 0.5], "psnr-rgb": [27.0, 29.0]})
+    assert evaluation._safe_bd_rate(vtm, one_point) is None
+    assert evaluation._safe_bd_rate(vtm, two_points) > 100  # 27-29 dB: VTM needs 0.07-0.15 bpp
+    result = dict(models=[], results={}, bd_rate={"vs VTM": {"one": None, "two": 307.5}})
+    lines = evaluation.table(result).splitlines()
+    assert lines[-1] == ("BD-rate (PSNR) vs VTM: one - (needs a curve of 2+ points overlapping "
+                         "the anchor's PSNR range), two +307.5%")
