@@ -1,0 +1,77 @@
+"""The models that ship inside the package (laplace_codec/weights): the default one codes a
+Kodak image with no other file, each is what its description says, and all fit the budget."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from laplace_codec import metrics, zoo
+from tests.conftest import KODAK, REPO, requires_kodak
+
+BUDGET_BYTES = 60 * 2**20  # issue 8: at most 60 MB of bundled models
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    """The installed models with no environment overrides: what a fresh install sees."""
+    saved = {k: os.environ.pop(k, None) for k in (zoo.DIRS_ENV, zoo.DEFAULT_ENV)}
+    try:
+        yield zoo.available()
+    finally:
+        for k, v in saved.items():
+            if v is not None:
+                os.environ[k] = v
+
+
+def test_the_default_model_ships_and_the_budget_holds(bundled):
+    assert zoo.DEFAULT_MODEL in bundled, (
+        f"the default model {zoo.DEFAULT_MODEL} is not in {zoo.WEIGHTS_DIR}")
+    total = sum(os.path.getsize(m.weights) + os.path.getsize(m.weights[:-4] + ".json")
+                for m in bundled.values())
+    assert total <= BUDGET_BYTES, f"bundled models take {total / 2**20:.1f} MiB"
+
+
+def test_every_bundled_model_says_how_it_was_trained_and_measured(bundled):
+    for name, m in bundled.items():
+        assert os.path.dirname(m.weights) == zoo.WEIGHTS_DIR
+        training = m.meta["training"]
+        assert "kodak" not in training["data"].lower(), f"{name} was trained on Kodak"
+        assert training["steps"] > 0 and training["lmbda"] > 0
+        figures = m.meta["eval"]  # measured on Kodak from the stored weights at export
+        assert figures["images"] == 24 and "kodak" in figures["data"]
+        assert 0 < figures["bpp"] < 2 and figures["psnr"] > 20
+        assert m.meta["size_bytes"] == os.path.getsize(m.weights)
+
+
+@requires_kodak
+def test_a_fresh_install_codes_a_kodak_image_with_the_default_model(bundled, tmp_path):
+    """The CLI with no --ckpt and no --model, in a fresh process: the file decodes by its
+    model hash, and bits and quality agree with the model's recorded Kodak figures."""
+    from laplace_codec import images
+
+    src = KODAK / "kodim23.png"
+    lgc, rec = tmp_path / "kodim23.lgc", tmp_path / "kodim23.png"
+    env = {k: v for k, v in os.environ.items() if k not in (zoo.DIRS_ENV, zoo.DEFAULT_ENV)}
+    for args in (["compress", str(src), str(lgc)], ["decompress", str(lgc), str(rec)]):
+        run = subprocess.run([sys.executable, "-m", "laplace_codec.cli", *args], cwd=tmp_path,
+                             env=env, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr
+        assert f"model {zoo.DEFAULT_MODEL}@" in run.stdout
+    x, x_hat = images.read_image(str(src)), images.read_image(str(rec))
+    bpp = 8 * os.path.getsize(lgc) / (x.shape[0] * x.shape[1])
+    recorded = bundled[zoo.DEFAULT_MODEL].meta["eval"]
+    # one image against the Kodak mean: within a factor of 2.5 in bits, 4 dB in PSNR
+    assert recorded["bpp"] / 2.5 < bpp < recorded["bpp"] * 2.5
+    assert abs(metrics.psnr(x, x_hat) - recorded["psnr"]) < 4.0
+    assert x_hat.shape == x.shape and x_hat.dtype == np.uint8
+
+
+def test_the_readme_names_the_bundled_default():
+    readme = (REPO / "README.md").read_text()
+    assert zoo.DEFAULT_MODEL in readme
+    with open(os.path.join(zoo.WEIGHTS_DIR, zoo.DEFAULT_MODEL + ".json")) as f:
+        assert json.load(f)["name"] == zoo.DEFAULT_MODEL
