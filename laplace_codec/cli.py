@@ -59,6 +59,10 @@ def cmd_compress(args) -> None:
         codec, encoded = zoo.select_for_bpp(image, args.target_bpp, args.family, args.seed,
                                               args.steps, args.sampler)
     else:
+        if args.model is not None:
+            from laplace_codec import zoo
+
+            zoo.find(args.model)  # --model names a bundled model, never a folder
         codec = _codec(args.ckpt or args.model or _default_model(), args.steps, args.sampler)
         t0 = time.perf_counter()
         encoded = codec.encode(image, seed=args.seed)

@@ -169,7 +169,7 @@ def _cli(*args, cwd):
     (["compress", "--ckpt", "CKPT", "text.png", "out.lgc"], "not an image"),
     (["compress", "--ckpt", "CKPT", "float.tif", "out.lgc"], "floating-point"),
     (["compress", "--ckpt", "CKPT", "ok.png", "no/such/dir/out.lgc"], "No such file"),
-    (["compress", "ok.png", "out.lgc"], "--ckpt"),
+    (["compress", "--model", "no-such-model", "ok.png", "out.lgc"], "no zoo model named"),
     (["decompress", "--ckpt", "CKPT", "ok.png", "rec.png"], "wrong magic"),
 ])
 def test_cli_user_errors_exit_2_with_one_line_and_no_output(trained_workdir, tmp_path, args,
