@@ -30,12 +30,15 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _codec(ckpt: str, steps=None, sampler=None):
+def _codec(ckpt: str, steps=None, sampler=None, bundled: bool = False):
+    """The codec of a checkpoint, or with ``bundled`` of the zoo model of that name (never a
+    folder that happens to share the name)."""
+    from laplace_codec import zoo
     from laplace_codec.codec import enable_compilation_cache, load
 
     enable_compilation_cache()
     try:
-        return load(ckpt, steps=steps, sampler=sampler)
+        return (zoo.load if bundled else load)(ckpt, steps=steps, sampler=sampler)
     except ValueError as e:  # sampling options for a model that does not sample
         raise _UsageError(str(e)) from None
 
@@ -59,11 +62,8 @@ def cmd_compress(args) -> None:
         codec, encoded = zoo.select_for_bpp(image, args.target_bpp, args.family, args.seed,
                                               args.steps, args.sampler)
     else:
-        if args.model is not None:
-            from laplace_codec import zoo
-
-            zoo.find(args.model)  # --model names a bundled model, never a folder
-        codec = _codec(args.ckpt or args.model or _default_model(), args.steps, args.sampler)
+        codec = (_codec(args.ckpt, args.steps, args.sampler) if args.ckpt is not None else
+                 _codec(args.model or _default_model(), args.steps, args.sampler, bundled=True))
         t0 = time.perf_counter()
         encoded = codec.encode(image, seed=args.seed)
     seconds = time.perf_counter() - t0
@@ -100,7 +100,7 @@ def cmd_decompress(args) -> None:
             raise _UsageError(f"{args.input} was written by model {header.model_name}@"
                               f"{header.model_hash.hex()}, which is not a bundled model; "
                               f"pass that model's --ckpt DIR")
-        codec = _codec(bundled.name)
+        codec = _codec(bundled.name, bundled=True)
     t0 = time.perf_counter()
     try:
         image = codec.decompress(data, steps=args.steps, sampler=args.sampler)

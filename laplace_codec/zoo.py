@@ -10,8 +10,8 @@ A zoo model is two files in ``laplace_codec/weights/`` (or in a directory listed
 ``$LAPLACE_CODEC_MODELS``, searched first):
 
 - ``NAME.npz`` (zip-compressed): the weights and the integer coding tables. Large
-  convolution and dense kernels are stored as int8 with one float32 scale per output channel (``precision
-  "int8"``) or as float16; other arrays stay float32. Encoder and decoder both expand the
+  convolution and dense kernels are stored as int8 with one float32 scale per output
+  channel (``precision "int8"``) or as float16; other arrays stay float32. Encoder and decoder both expand the
   same stored numbers to the same float32 weights, so round trips stay exact; the tables
   are built from those expanded weights.
 - ``NAME.json``: what the model is: its config, how it was trained (steps, data, lambda),

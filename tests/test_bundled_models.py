@@ -18,13 +18,10 @@ BUDGET_BYTES = 60 * 2**20  # issue 8: at most 60 MB of bundled models
 @pytest.fixture(scope="module")
 def bundled():
     """The installed models with no environment overrides: what a fresh install sees."""
-    saved = {k: os.environ.pop(k, None) for k in (zoo.DIRS_ENV, zoo.DEFAULT_ENV)}
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(zoo.DIRS_ENV, raising=False)
+        mp.delenv(zoo.DEFAULT_ENV, raising=False)
         yield zoo.available()
-    finally:
-        for k, v in saved.items():
-            if v is not None:
-                os.environ[k] = v
 
 
 def test_the_default_model_ships_and_the_budget_holds(bundled):
