@@ -60,7 +60,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.keep_checkpoints = 3
     config.train.shard_params = False  # FSDP: split large state arrays over the data axis
     config.train.ema_decay = 0.0  # > 0 keeps an EMA of the weights (used for evaluation)
-    config.train.init_from = ""  # a checkpoint whose same-named, same-shaped weights start the run
+    # A checkpoint folder or a bundled model's name whose same-named, same-shaped weights
+    # start the run.
+    config.train.init_from = ""
     config.train.freeze = ""  # comma-separated modules that keep their weights, e.g. "g_a,h_a"
 
     config.eval = ml_collections.ConfigDict()

@@ -143,9 +143,19 @@ def warm_start(params, path: str):
     """Copies into ``params`` every parameter of the checkpoint at ``path`` with the same
     name and shape (``train.init_from``: the second stage of a two-stage recipe, or a
     diffusion codec started from a trained MSE codec's encoder and entropy model).
-    Returns (params, names copied, names left as initialised)."""
+    ``path`` is a checkpoint folder or, when no such folder exists, the name of a bundled
+    zoo model (its stored weights). Returns (params, names copied, names left as
+    initialised)."""
+    if os.path.isdir(path):
+        source_params = checkpoint.load(path)["params"]
+    else:
+        from laplace_codec import zoo
+        if path not in zoo.available():
+            raise ValueError(f"train.init_from = {path!r} is neither a checkpoint folder nor "
+                             f"a bundled model (installed: {', '.join(sorted(zoo.available()))})")
+        source_params = zoo.params(path)
     source = {jax.tree_util.keystr(k): v for k, v in
-              jax.tree_util.tree_flatten_with_path(checkpoint.load(path)["params"])[0]}
+              jax.tree_util.tree_flatten_with_path(source_params)[0]}
     copied, fresh = [], []
 
     def take(key_path, leaf):

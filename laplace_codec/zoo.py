@@ -107,6 +107,18 @@ def find(name: str) -> ZooModel:
     return models[name]
 
 
+def params(name: str) -> dict:
+    """The float32 parameter tree of the zoo model ``name`` (the weights its files are
+    coded with), e.g. to start training from it (``train.init_from=NAME``)."""
+    entry = find(name)
+    try:
+        with np.load(entry.weights) as f:
+            return unpack({k: f[k] for k in f.files})
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"zoo model weights {entry.weights} are unreadable (damaged?): "
+                              f"{e}") from None
+
+
 def find_by_hash(model_hash: bytes) -> ZooModel | None:
     """The installed zoo model whose files carry ``model_hash`` (8 bytes), if any."""
     for m in available().values():

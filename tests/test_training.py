@@ -91,3 +91,31 @@ def test_frozen_modules_keep_their_weights_and_others_train(tmp_path):
     bigger.train.freeze = "g_x"
     with pytest.raises(ValueError, match="unknown modules"):
         training.train_and_evaluate(bigger, str(tmp_path / "bigger2"))
+
+
+def test_init_from_a_bundled_model_copies_its_stored_weights(tmp_path, monkeypatch):
+    """train.init_from names a zoo model when no such folder exists: training starts from
+    the weights its files are coded with (int8 kernels expanded), not from the checkpoint it
+    was exported from; a name that is neither is refused with the installed names."""
+    import pytest
+
+    from laplace_codec import model as model_lib
+    from laplace_codec import zoo
+
+    source = str(tmp_path / "source")
+    config = _tiny_config(1)
+    training.train_and_evaluate(config, source)
+    zoo.export(source, "tiny-zoo", out_dir=str(tmp_path / "models"), progress=False)
+    monkeypatch.setenv(zoo.DIRS_ENV, str(tmp_path / "models"))
+    monkeypatch.chdir(tmp_path)  # no folder named tiny-zoo here
+    state = training.init_state(model_lib.from_config(config.model), config,
+                                jax.random.PRNGKey(1))
+    params, copied, fresh = training.warm_start(state["params"], "tiny-zoo")
+    assert not fresh and len(copied) == len(jax.tree_util.tree_leaves(params))
+    stored = jax.tree_util.tree_leaves(zoo.params("tiny-zoo"))
+    for a, b in zip(jax.tree_util.tree_leaves(params), stored):
+        np.testing.assert_array_equal(np.asarray(a), b)
+    trained = jax.tree_util.tree_leaves(laplace_codec.checkpoint.load(source)["params"])
+    assert any(not np.array_equal(a, b) for a, b in zip(stored, trained))  # int8 kernels
+    with pytest.raises(ValueError, match="neither a checkpoint folder nor a bundled model"):
+        training.warm_start(state["params"], "no-such-model")

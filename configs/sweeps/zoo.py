@@ -13,6 +13,14 @@ are the same model at the same lambda: copy the folder, and the run resumes at s
     cp -r runs/ablation/entropy=laplacian,spatial=local_global,position=laplacian \\
         runs/zoo/laplacian-mse-0.01
 
+``train.init_from`` also takes a bundled model's name: laplacian-mse-0.04 was fine-tuned
+from the shipped laplacian-mse-0.01 (its int8-expanded weights) after the base checkpoint
+was lost with a machine:
+
+    python train.py --config=configs/sweeps/zoo.py --workdir=runs/zoo/laplacian-mse-0.04 \
+        --config.name=laplacian-mse-0.04 --config.loss.lmbda=0.04 \
+        --config.train.num_steps=3000 --config.train.init_from=laplacian-mse-0.01
+
 Then package each folder (int8 kernels) with its Kodak figures:
 
     laplace-codec export --ckpt runs/zoo/NAME --name NAME --out laplace_codec/weights \\

@@ -5,14 +5,13 @@ bundled Laplacian MSE codecs of configs/sweeps/zoo.py, at two lambdas.
     laplace-codec export --ckpt runs/zoo/NAME --name NAME --out laplace_codec/weights \\
         --eval '../shared/data/kodak/*.png'
 
-Each point starts from the finished MSE codec of its lambda (``train.init_from``) and keeps
-its encoder, entropy model and g_s frozen, so the diffusion model writes exactly the MSE
-model's bits and only the image differs (LPIPS at the same bpp). Needs runs/zoo/
-laplacian-mse-<lambda> trained first.
+Each point starts from the bundled MSE codec of its lambda (``train.init_from`` names the
+zoo model laplacian-mse-<lambda>, so its stored int8-expanded weights) and keeps its encoder,
+entropy model and g_s frozen: the diffusion model writes exactly the bundled MSE model's bits
+and only the image differs (LPIPS at the same bpp).
 """
 
 from configs.cpu import diffusion
-from configs.sweeps.zoo import ZOO_RUNS
 
 LAMBDAS = (0.01, 0.04)
 DIFFUSION_STEPS = 1500  # twice configs/sweeps/sigma_b.py; 1.6 s each here, about 40 min a point
@@ -29,5 +28,5 @@ def get_config():
 
 def get_hyper(h):
     return [{"config.name": f"laplacian-diffusion-{lmbda}", "config.loss.lmbda": lmbda,
-             "config.train.init_from": f"{ZOO_RUNS}/laplacian-mse-{lmbda}"}
+             "config.train.init_from": f"laplacian-mse-{lmbda}"}
             for lmbda in LAMBDAS]
