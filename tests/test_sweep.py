@@ -1,5 +1,6 @@
 """Sweep files: the point vocabulary and the commands they expand to."""
 
+import ml_collections
 import pytest
 
 from laplace_codec import sweep
@@ -51,15 +52,18 @@ def test_the_zoo_sweep_names_points_and_fine_tunes_from_the_base():
 
 
 def test_the_sigma_b_sweep_sits_on_the_codec_it_names():
-    from configs.sweeps import pe, sigma_b
+    """Table 1a's decoders train on the bundled MSE codec with the same model sizes, lambda
+    and frozen modules as the bundled diffusion models, so its sigma_B_max = 25 point is
+    laplacian-diffusion-0.01."""
+    from configs.sweeps import sigma_b, zoo_diffusion
+    from laplace_codec import zoo
 
-    codec = pe.get_config()
-    name = sigma_b.MSE_CODEC.rsplit("/", 1)[-1]
-    for key_value in name.split(","):  # the point's overrides are its folder name
-        key, value = key_value.split("=")
-        section = codec.model if key == "entropy" else codec.model.laplacian
-        section[key] = value
+    codec = ml_collections.ConfigDict(zoo.find(sigma_b.MSE_CODEC).meta["config"])
     decoders = sigma_b.get_config()
+    zoo_point = zoo_diffusion.get_config()
+    assert zoo_point.model.diffusion.sigma_b_max == 25.0
+    assert decoders.train.num_steps == zoo_point.train.num_steps
+    assert decoders.model.diffusion.to_dict() == zoo_point.model.diffusion.to_dict()
     assert decoders.train.init_from == sigma_b.MSE_CODEC
     for field in ("entropy", "N", "M", "laplacian", "res_blocks"):
         assert decoders.model[field] == codec.model[field], field

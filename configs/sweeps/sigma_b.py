@@ -2,35 +2,32 @@
 
     python -m laplace_codec.sweep --sweep=configs/sweeps/sigma_b.py --workdir=runs/sigma_b
 
-Every point trains the decoder phi of configs/cpu/diffusion.py for the same number of steps
-on top of one trained MSE codec (``MSE_CODEC``: the Table 1b point without position encoding,
-configs/sweeps/pe.py, lambda = 0.01), whose encoder, entropy model and g_s stay frozen,
-so every point codes the same bits and only the decoder differs. Then evaluate each folder:
+Every point trains the decoder phi exactly as the bundled diffusion models are trained
+(configs/sweeps/zoo_diffusion.py: configs/cpu/diffusion.py, 1500 steps, EMA 0.99) on top
+of one codec, the bundled ``MSE_CODEC`` (lambda = 0.01), whose encoder, entropy model and
+g_s stay frozen: every point codes the same bits and only the decoder differs. The point
+sigma_B_max = 25 is the bundled laplacian-diffusion-0.01; copy its folder and the sweep
+finds it finished:
 
-    python evaluate.py --ckpt runs/sigma_b/<point> --data '../shared/data/kodak/*.png' \
+    cp -r runs/zoo/laplacian-diffusion-0.01 'runs/sigma_b/sigma_b_max=25.0'
+
+Then evaluate each folder (10 deterministic DDIM steps; FID with the test extra):
+
+    python evaluate.py --ckpt runs/sigma_b/<point> --data '../shared/data/kodak/*.png' \\
         --steps 10 --fid --out runs/sigma_b/<point>.json
-
-The points 0 and 25 are the decoders of issue 4 (docs/RESULTS.md, "Diffusion decoder against
-the MSE decoder"), trained with the same settings: ``cp -r runs/diffusion/sigma_b_max=0.0
-runs/sigma_b/`` (and 25.0) and the sweep finds them finished.
 
 The paper (lambda = 0.01): FID falls as sigma_B_max rises from 0 to 25 (Table 1a).
 """
 
-from configs.cpu import diffusion
+from configs.sweeps import zoo_diffusion
 
-MSE_CODEC = "runs/ablation/entropy=laplacian,spatial=local_global,position=none"
-DIFFUSION_STEPS = 750  # equal for every point; 1.6 s each here, so about 20 min a point
+MSE_CODEC = "laplacian-mse-0.01"  # a bundled model (train.init_from takes zoo names)
 
 
 def get_config():
-    config = diffusion.get_config()
-    config.model.laplacian.position = "none"  # the entropy model of MSE_CODEC
+    config = zoo_diffusion.get_config()
+    config.loss.lmbda = 0.01
     config.train.init_from = MSE_CODEC
-    config.train.freeze = "g_a,h_a,h_s,z_prior,y_model,g_s"
-    config.train.num_steps = DIFFUSION_STEPS
-    config.train.checkpoint_every = 250
-    config.train.ema_decay = 0.99  # 0.999 would still average in the first steps at 750
     config.train.log_every = 50
     return config
 
