@@ -63,6 +63,20 @@ class ZooModel:
         return self.meta["model_hash"]
 
 
+def training_steps(name: str) -> str:
+    """The steps behind zoo model ``name``, through the models it was started from
+    (``train.init_from`` naming an installed model or a folder of that name): "12000+3000"."""
+    models = available()
+    parts, seen = [], set()
+    while name in models and name not in seen:
+        seen.add(name)
+        meta = models[name].meta
+        parts.append(str(meta["training"]["steps"]))
+        source = meta.get("config", {}).get("train", {}).get("init_from", "") or ""
+        name = os.path.basename(source.rstrip("/\\"))
+    return "+".join(reversed(parts))
+
+
 def directories() -> list[str]:
     """Where zoo models are looked for: ``$LAPLACE_CODEC_MODELS`` first, then the package."""
     extra = [d for d in os.environ.get(DIRS_ENV, "").split(os.pathsep) if d]

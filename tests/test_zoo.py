@@ -151,3 +151,22 @@ def test_exported_description_records_training(zoo_dir):
     assert meta["entropy"] == "laplacian" and meta["decoder"] == "mse"
     assert meta["training"]["steps"] > 0 and meta["precision"] == "int8"
     assert meta["size_bytes"] == os.path.getsize(os.path.join(zoo_dir, "lap.npz"))
+
+
+def test_training_steps_follow_init_from_through_installed_models(tmp_path, monkeypatch):
+    """`laplace-codec models` shows a fine-tune's steps after its base's ("12000+3000"),
+    whether init_from named the base's folder or the bundled model; a source that is not
+    installed ends the chain, and a cycle does not loop."""
+    chain = {"base": ("", 12000), "ft": ("runs/zoo/base/", 3000), "diff": ("ft", 1500),
+             "alone": ("runs/elsewhere", 700), "a": ("b", 1), "b": ("a", 2)}
+    for name, (source, steps) in chain.items():
+        (tmp_path / f"{name}.npz").write_bytes(b"")
+        meta = dict(meta_version=zoo.META_VERSION, name=name, training=dict(steps=steps),
+                    config=dict(train=dict(init_from=source)))
+        (tmp_path / f"{name}.json").write_text(json.dumps(meta))
+    monkeypatch.setenv(zoo.DIRS_ENV, str(tmp_path))
+    assert zoo.training_steps("base") == "12000"
+    assert zoo.training_steps("ft") == "12000+3000"
+    assert zoo.training_steps("diff") == "12000+3000+1500"
+    assert zoo.training_steps("alone") == "700"
+    assert zoo.training_steps("a") == "2+1"
