@@ -36,6 +36,15 @@ def pytest_unconfigure(config):
         shutil.rmtree(cache, ignore_errors=True)
 
 
+def run_cli(*args, cwd=None, env=None, timeout=300):
+    """``laplace-codec ARGS`` in a fresh Python process: the CompletedProcess (text)."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "laplace_codec.cli", *map(str, args)],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
 def make_test_config(name="test"):
     import importlib
 

@@ -3,14 +3,12 @@ Kodak image with no other file, each is what its description says, and all fit t
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from laplace_codec import metrics, zoo
-from tests.conftest import KODAK, REPO, requires_kodak
+from tests.conftest import KODAK, REPO, requires_kodak, run_cli
 
 BUDGET_BYTES = 60 * 2**20  # issue 8: at most 60 MB of bundled models
 
@@ -54,8 +52,7 @@ def test_a_fresh_install_codes_a_kodak_image_with_the_default_model(bundled, tmp
     lgc, rec = tmp_path / "kodim23.lgc", tmp_path / "kodim23.png"
     env = {k: v for k, v in os.environ.items() if k not in (zoo.DIRS_ENV, zoo.DEFAULT_ENV)}
     for args in (["compress", str(src), str(lgc)], ["decompress", str(lgc), str(rec)]):
-        run = subprocess.run([sys.executable, "-m", "laplace_codec.cli", *args], cwd=tmp_path,
-                             env=env, capture_output=True, text=True, timeout=600)
+        run = run_cli(*args, cwd=tmp_path, env=env, timeout=600)
         assert run.returncode == 0, run.stderr
         assert f"model {zoo.DEFAULT_MODEL}@" in run.stdout
     x, x_hat = images.read_image(str(src)), images.read_image(str(rec))

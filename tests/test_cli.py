@@ -1,18 +1,12 @@
 """The laplace-codec command line, run as a separate process."""
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from laplace_codec import images
-
-
-def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "laplace_codec.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+from tests.conftest import run_cli as run
 
 
 def test_compress_info_decompress_round_trip(trained_workdir, codec, tmp_path):

@@ -16,6 +16,7 @@ import pytest
 import laplace_codec
 from laplace_codec import checkpoint, images
 from laplace_codec.errors import CheckpointError
+from tests.conftest import run_cli
 
 # The real CLI, with one line on stderr when encoding starts, and encoding held there for up
 # to a minute, so that the test's Ctrl-C always lands inside compress, however fast the
@@ -131,9 +132,7 @@ def test_damaged_or_mismatched_checkpoints_are_refused_naming_the_problem(
 def test_cli_refuses_a_mismatched_checkpoint_in_one_line(trained_workdir, tmp_path):
     copy, step_dir = _copy(trained_workdir, tmp_path)
     _edit_config(step_dir, N=48)
-    done = subprocess.run([sys.executable, "-m", "laplace_codec.cli", "compress", "--ckpt",
-                           str(copy), "sample:coffee", str(tmp_path / "x.lgc")],
-                          capture_output=True, text=True, timeout=300)
+    done = run_cli("compress", "--ckpt", copy, "sample:coffee", tmp_path / "x.lgc")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     errors = [line for line in done.stderr.splitlines() if "error:" in line]
     assert len(errors) == 1 and "does not match its config's model" in errors[0]

@@ -2,8 +2,6 @@
 or refused with a one-line message; odd sizes round-trip exactly."""
 
 import struct
-import subprocess
-import sys
 import warnings
 import zlib
 
@@ -13,6 +11,7 @@ from PIL import Image
 
 from laplace_codec import images
 from laplace_codec.errors import InputError
+from tests.conftest import run_cli
 
 RNG = np.random.default_rng(7)
 RGB = RNG.integers(0, 256, (20, 30, 3), dtype=np.uint8)
@@ -159,11 +158,6 @@ def test_unusable_files_are_refused_with_a_clear_message(tmp_path, name, message
     assert "\n" not in str(e.value)
 
 
-def _cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "laplace_codec.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
-
-
 @pytest.mark.parametrize("args, message", [
     (["compress", "--ckpt", "CKPT", "empty.png", "out.lgc"], "empty"),
     (["compress", "--ckpt", "CKPT", "text.png", "out.lgc"], "not an image"),
@@ -175,7 +169,7 @@ def _cli(*args, cwd):
 def test_cli_user_errors_exit_2_with_one_line_and_no_output(trained_workdir, tmp_path, args,
                                                             message):
     _bad_files(tmp_path)
-    done = _cli(*[trained_workdir if a == "CKPT" else a for a in args], cwd=tmp_path)
+    done = run_cli(*[trained_workdir if a == "CKPT" else a for a in args], cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
