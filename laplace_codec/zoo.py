@@ -220,6 +220,13 @@ def load(name: str, steps: int | None = None, sampler: str | None = None):
     return codec
 
 
+def _portable_path(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it (a repository's
+    runs/...), so the description does not record one machine's folders; else absolute."""
+    relative = os.path.relpath(os.path.abspath(path))
+    return os.path.abspath(path) if relative.startswith("..") else relative
+
+
 def export(ckpt: str, name: str, out_dir: str = WEIGHTS_DIR, precision: str = "int8",
            family: str | None = None, description: str = "", eval_glob: str | None = None,
            progress: bool = True) -> ZooModel:
@@ -258,7 +265,7 @@ def export(ckpt: str, name: str, out_dir: str = WEIGHTS_DIR, precision: str = "i
                       batch_size=int(config.data.batch_size), crop=int(config.data.crop),
                       data=train_glob or "scikit-image sample photographs",
                       data_images=train_images, config_name=config.get("name", ""),
-                      checkpoint=os.path.abspath(source["directory"])),
+                      checkpoint=_portable_path(source["directory"])),
         exported=datetime.date.today().isoformat(),
         config=json.loads(config.to_json()),
     )

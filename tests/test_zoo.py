@@ -153,6 +153,16 @@ def test_exported_description_records_training(zoo_dir):
     assert meta["size_bytes"] == os.path.getsize(os.path.join(zoo_dir, "lap.npz"))
 
 
+def test_recorded_checkpoint_path_is_relative_below_the_working_directory(tmp_path,
+                                                                           monkeypatch):
+    """A shipped description says runs/zoo/NAME/..., not the exporting machine's folders."""
+    monkeypatch.chdir(tmp_path / "..")
+    inside = os.path.join(tmp_path.name, "runs", "zoo", "m", "checkpoints", "3000")
+    assert zoo._portable_path(inside) == inside
+    assert zoo._portable_path(os.path.abspath(inside)) == inside
+    assert zoo._portable_path("/") == "/"
+
+
 def test_training_steps_follow_init_from_through_installed_models(tmp_path, monkeypatch):
     """`laplace-codec models` shows a fine-tune's steps after its base's ("12000+3000"),
     whether init_from named the base's folder or the bundled model; a source that is not
