@@ -124,10 +124,14 @@ def find(name: str) -> ZooModel:
 def params(name: str) -> dict:
     """The float32 parameter tree of the zoo model ``name`` (the weights its files are
     coded with), e.g. to start training from it (``train.init_from=NAME``)."""
-    entry = find(name)
+    return unpack(_read(find(name)))
+
+
+def _read(entry: ZooModel) -> dict[str, np.ndarray]:
+    """Every array of ``entry``'s NAME.npz (weights and coding tables)."""
     try:
         with np.load(entry.weights) as f:
-            return unpack({k: f[k] for k in f.files})
+            return {k: f[k] for k in f.files}
     except (OSError, ValueError) as e:
         raise CheckpointError(f"zoo model weights {entry.weights} are unreadable (damaged?): "
                               f"{e}") from None
@@ -202,12 +206,7 @@ def load(name: str, steps: int | None = None, sampler: str | None = None):
     from laplace_codec.tables import CodingTables
 
     entry = find(name)
-    try:
-        with np.load(entry.weights) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"zoo model weights {entry.weights} are unreadable (damaged?): "
-                              f"{e}") from None
+    arrays = _read(entry)
     tables = CodingTables.from_dict({k[len("t:"):]: v for k, v in arrays.items()
                                      if k.startswith("t:")})
     config = ml_collections.ConfigDict(entry.meta["config"])
