@@ -187,7 +187,8 @@ def cmd_export(args) -> None:
 
     try:
         entry = zoo.export(args.ckpt, args.name, args.out, args.precision, args.family,
-                           args.description, args.eval)
+                           args.description, args.eval, steps=args.steps,
+                           sampler=args.sampler)
     except ValueError as e:
         raise _UsageError(str(e)) from None
     e = entry.meta.get("eval")
@@ -252,6 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--description", default="", help="one line on what the model is")
     p.add_argument("--eval", help="glob of images (Kodak) to measure and record the "
                    "model's own figures on")
+    p.add_argument("--steps", type=int, help="diffusion decoders: the default number of "
+                   "sampling steps of the exported model (default: the training config's)")
+    p.add_argument("--sampler", choices=("ancestral", "ddim"), help="diffusion decoders: "
+                   "the default sampler of the exported model (default: the config's)")
     p.set_defaults(func=cmd_export)
     return parser
 

@@ -228,12 +228,15 @@ def _portable_path(path: str) -> str:
 
 def export(ckpt: str, name: str, out_dir: str = WEIGHTS_DIR, precision: str = "int8",
            family: str | None = None, description: str = "", eval_glob: str | None = None,
-           progress: bool = True) -> ZooModel:
+           progress: bool = True, steps: int | None = None,
+           sampler: str | None = None) -> ZooModel:
     """Packs a trained checkpoint as the zoo model ``name`` in ``out_dir``.
 
     The coding tables are rebuilt from the stored (expanded) weights, and with ``eval_glob``
     (Kodak) the model's own figures are measured with real files from those weights and
-    recorded in ``NAME.json``. Both files are written atomically.
+    recorded in ``NAME.json``. Both files are written atomically. ``steps`` and ``sampler``
+    (diffusion decoders only) replace the training config's decoding defaults: the exported
+    model compresses with them unless told otherwise, and its figures are measured with them.
     """
     from laplace_codec import checkpoint, data, evaluation, images, training
     from laplace_codec import codec as codec_lib
@@ -248,8 +251,10 @@ def export(ckpt: str, name: str, out_dir: str = WEIGHTS_DIR, precision: str = "i
     arrays = pack(source["params"], precision)
     params = unpack(arrays)
     tables = training.tables_for(model, params)
-    codec = codec_lib.Codec(model, params, tables, name)
+    codec = codec_lib.Codec(model, params, tables, name, steps=steps, sampler=sampler)
     config = source["config"]
+    if codec.diffusion:
+        config.model.diffusion.update(steps=codec.steps, sampler=codec.sampler)
     train_glob = config.data.get("train_glob", "")
     try:
         train_images = len(data.image_files(train_glob)) if train_glob else None

@@ -182,3 +182,26 @@ def test_training_steps_follow_init_from_through_installed_models(tmp_path, monk
     assert zoo.training_steps("diff") == "12000+3000+1500"
     assert zoo.training_steps("alone") == "700"
     assert zoo.training_steps("a") == "2+1"
+
+
+def test_export_sets_a_diffusion_models_default_sampling(trained_diffusion_workdir,
+                                                         trained_workdir, tmp_path, monkeypatch):
+    """``export --steps/--sampler`` become the zoo model's decoding defaults (recorded in its
+    config); an MSE model has no sampling to set and is refused before anything is written."""
+    import laplace_codec
+
+    trained = laplace_codec.load(trained_diffusion_workdir)
+    steps = trained.steps + 1
+    sampler = "ancestral" if trained.sampler == "ddim" else "ddim"
+    out = str(tmp_path / "models")
+    entry = zoo.export(trained_diffusion_workdir, "diff", out, steps=steps, sampler=sampler,
+                       progress=False)
+    assert entry.meta["config"]["model"]["diffusion"]["steps"] == steps
+    assert entry.meta["config"]["model"]["diffusion"]["sampler"] == sampler
+    monkeypatch.setenv(zoo.DIRS_ENV, out)
+    loaded = zoo.load("diff")
+    assert (loaded.steps, loaded.sampler) == (steps, sampler)
+    assert laplace_codec.load(trained_diffusion_workdir).steps == trained.steps  # ckpt as was
+    with pytest.raises(ValueError, match="MSE decoder"):
+        zoo.export(trained_workdir, "mse", str(tmp_path / "mse"), steps=5, progress=False)
+    assert not os.path.exists(tmp_path / "mse")
