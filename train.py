@@ -4,10 +4,6 @@ Any config field can be overridden, e.g. ``--config.loss.lmbda=0.02``. A run kil
 point resumes from its latest checkpoint when the same command is run again.
 """
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before JAX sets 1: TF's CUDA noise off
-
 from absl import app, flags, logging
 from ml_collections import config_flags
 

@@ -238,6 +238,9 @@ def tables_for(model: model_lib.CompressionModel, params) -> CodingTables:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains (or resumes) the model of ``config`` in ``workdir``; returns the last metrics."""
+    from laplace_codec import tf_backend
+
+    tf_backend.tf()  # clu imports TensorFlow: first through here, so without its CUDA noise
     from clu import metric_writers, periodic_actions
 
     os.makedirs(workdir, exist_ok=True)

@@ -1,5 +1,7 @@
 """Training: the step, the resumable data pipeline, checkpoints that can compress."""
 
+import os
+
 import jax
 import numpy as np
 
@@ -119,3 +121,20 @@ def test_init_from_a_bundled_model_copies_its_stored_weights(tmp_path, monkeypat
     assert any(not np.array_equal(a, b) for a, b in zip(stored, trained))  # int8 kernels
     with pytest.raises(ValueError, match="neither a checkpoint folder nor a bundled model"):
         training.warm_start(state["params"], "no-such-model")
+
+
+def test_training_logs_no_tensorflow_cuda_noise(tmp_path):
+    """A user's program that imports JAX first (which lowers TensorFlow's log threshold) and
+    then trains: stderr carries no TensorFlow CUDA-plugin registration errors (clu imports
+    TensorFlow; this CPU has no CUDA)."""
+    import subprocess
+    import sys
+
+    program = ("import jax\n"
+               "from laplace_codec import training\n"
+               "from tests.test_training import _tiny_config\n"
+               f"training.train_and_evaluate(_tiny_config(1), {str(tmp_path)!r})\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          timeout=600, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Unable to register" not in done.stderr, done.stderr[-3000:]
