@@ -37,6 +37,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from laplace_codec import blur_diffusion, checkpoint, data
 from laplace_codec import model as model_lib
+from laplace_codec.errors import CheckpointError
 from laplace_codec.tables import CodingTables, build_tables
 
 
@@ -150,10 +151,11 @@ def warm_start(params, path: str):
         source_params = checkpoint.load(path)["params"]
     else:
         from laplace_codec import zoo
-        if path not in zoo.available():
+        try:
+            source_params = zoo.params(path)
+        except CheckpointError as e:
             raise ValueError(f"train.init_from = {path!r} is neither a checkpoint folder nor "
-                             f"a bundled model (installed: {', '.join(sorted(zoo.available()))})")
-        source_params = zoo.params(path)
+                             f"a bundled model: {e}") from None
     source = {jax.tree_util.keystr(k): v for k, v in
               jax.tree_util.tree_flatten_with_path(source_params)[0]}
     copied, fresh = [], []
