@@ -40,6 +40,10 @@ def test_every_bundled_model_says_how_it_was_trained_and_measured(bundled):
         assert figures["images"] == 24 and "kodak" in figures["data"]
         assert 0 < figures["bpp"] < 2 and figures["psnr"] > 20
         assert m.meta["size_bytes"] == os.path.getsize(m.weights)
+        if m.meta["decoder"] == "diffusion":  # figures measured as the model decodes
+            default = m.meta["config"]["model"]["diffusion"]
+            assert (figures["steps"], figures["sampler"]) == (default["steps"],
+                                                              default["sampler"]), name
 
 
 @requires_kodak
