@@ -255,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "model's own figures on")
     p.add_argument("--steps", type=int, help="diffusion decoders: the default number of "
                    "sampling steps of the exported model (default: the training config's)")
-    p.add_argument("--sampler", choices=("ancestral", "ddim"), help="diffusion decoders: "
+    p.add_argument("--sampler", choices=bitstream.SAMPLERS[1:], help="diffusion decoders: "
                    "the default sampler of the exported model (default: the config's)")
     p.set_defaults(func=cmd_export)
     return parser
