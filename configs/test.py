@@ -21,8 +21,8 @@ def get_config():
     config.optim.learning_rate = 2e-3
     config.optim.final_learning_rate = 1e-4
     config.optim.decay_start = 0.5
-    config.train.num_steps = 1200
+    config.train.num_steps = 600
     config.train.log_every = 100
-    config.train.checkpoint_every = 400  # three numbered step folders: 400, 800, 1200
+    config.train.checkpoint_every = 200  # three numbered step folders: 200, 400, 600
     config.train.keep_checkpoints = 3
     return config

@@ -15,5 +15,5 @@ def get_config():
     config.model.laplacian.heads = 2
     config.model.laplacian.width = 32
     config.model.laplacian.attention_dim = 16
-    config.train.num_steps = 800  # its steps cost twice the hyperprior's, and compiling 45 s
+    config.train.num_steps = 400  # its steps cost twice the hyperprior's, and compiling 45 s
     return config

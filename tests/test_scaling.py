@@ -151,6 +151,6 @@ def test_non_finite_steps_are_skipped_counted_and_stop_the_run(tmp_path):
 def test_the_test_config_leaves_three_numbered_checkpoints(trained_workdir):
     folder = os.path.join(trained_workdir, "checkpoints")
     steps = sorted(int(d) for d in os.listdir(folder) if d.isdigit())
-    assert steps == [400, 800, 1200]
+    assert steps == [200, 400, 600]
     for step in steps:
         assert os.path.isdir(os.path.join(folder, str(step), "tables"))

@@ -184,13 +184,13 @@ def test_training_steps_follow_init_from_through_installed_models(tmp_path, monk
     assert zoo.training_steps("a") == "2+1"
 
 
-def test_export_sets_a_diffusion_models_default_sampling(trained_diffusion_workdir,
+def test_export_sets_a_diffusion_models_default_sampling(trained_diffusion_workdir, diffusion_codec,
                                                          trained_workdir, tmp_path, monkeypatch):
     """``export --steps/--sampler`` become the zoo model's decoding defaults (recorded in its
     config); an MSE model has no sampling to set and is refused before anything is written."""
     import laplace_codec
 
-    trained = laplace_codec.load(trained_diffusion_workdir)
+    trained = diffusion_codec
     steps = trained.steps + 1
     sampler = "ancestral" if trained.sampler == "ddim" else "ddim"
     out = str(tmp_path / "models")
