@@ -170,8 +170,12 @@ def cmd_models(args) -> None:
     for m in sorted(models.values(), key=lambda m: (m.family, m.lmbda)):
         e = m.meta.get("eval", {})
         fmt = lambda key, spec: format(e[key], spec) if e.get(key) is not None else "-"  # noqa
+        decoder = m.meta["decoder"]
+        sampling = m.meta.get("config", {}).get("model", {}).get("diffusion", {})
+        if decoder == "diffusion" and sampling:  # its decoding default (export --steps/--sampler)
+            decoder += f" ({sampling['steps']} {sampling['sampler']})"
         rows.append((m.name + (" (default)" if m.name == default else ""), m.meta["entropy"],
-                     m.meta["decoder"], f"{m.lmbda:g}", zoo.training_steps(m.name),
+                     decoder, f"{m.lmbda:g}", zoo.training_steps(m.name),
                      m.meta["precision"], f"{m.meta['size_bytes'] / 1e6:.1f}",
                      fmt("bpp", ".4f"), fmt("psnr", ".2f"), fmt("lpips", ".4f")))
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]

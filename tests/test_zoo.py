@@ -185,9 +185,11 @@ def test_training_steps_follow_init_from_through_installed_models(tmp_path, monk
 
 
 def test_export_sets_a_diffusion_models_default_sampling(trained_diffusion_workdir, diffusion_codec,
-                                                         trained_workdir, tmp_path, monkeypatch):
+                                                         trained_workdir, tmp_path, monkeypatch,
+                                                         capsys):
     """``export --steps/--sampler`` become the zoo model's decoding defaults (recorded in its
-    config); an MSE model has no sampling to set and is refused before anything is written."""
+    config, shown by ``models``); an MSE model has no sampling to set and is refused before
+    anything is written."""
     import laplace_codec
 
     trained = diffusion_codec
@@ -201,6 +203,11 @@ def test_export_sets_a_diffusion_models_default_sampling(trained_diffusion_workd
     monkeypatch.setenv(zoo.DIRS_ENV, out)
     loaded = zoo.load("diff")
     assert (loaded.steps, loaded.sampler) == (steps, sampler)
+    from laplace_codec import cli
+
+    assert cli.main(["models"]) == 0
+    row = next(r for r in capsys.readouterr().out.splitlines() if r.startswith("diff "))
+    assert f"diffusion ({steps} {sampler})" in row
     assert laplace_codec.load(trained_diffusion_workdir).steps == trained.steps  # ckpt as was
     with pytest.raises(ValueError, match="MSE decoder"):
         zoo.export(trained_workdir, "mse", str(tmp_path / "mse"), steps=5, progress=False)
