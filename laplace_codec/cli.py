@@ -171,8 +171,8 @@ def cmd_models(args) -> None:
         e = m.meta.get("eval", {})
         fmt = lambda key, spec: format(e[key], spec) if e.get(key) is not None else "-"  # noqa
         decoder = m.meta["decoder"]
-        sampling = m.meta.get("config", {}).get("model", {}).get("diffusion", {})
-        if decoder == "diffusion" and sampling:  # its decoding default (export --steps/--sampler)
+        if decoder == "diffusion":  # its decoding default (export --steps/--sampler)
+            sampling = m.meta["config"]["model"]["diffusion"]
             decoder += f" ({sampling['steps']} {sampling['sampler']})"
         rows.append((m.name + (" (default)" if m.name == default else ""), m.meta["entropy"],
                      decoder, f"{m.lmbda:g}", zoo.training_steps(m.name),

@@ -192,9 +192,8 @@ def test_export_sets_a_diffusion_models_default_sampling(trained_diffusion_workd
     anything is written."""
     import laplace_codec
 
-    trained = diffusion_codec
-    steps = trained.steps + 1
-    sampler = "ancestral" if trained.sampler == "ddim" else "ddim"
+    steps = diffusion_codec.steps + 1
+    sampler = "ancestral" if diffusion_codec.sampler == "ddim" else "ddim"
     out = str(tmp_path / "models")
     entry = zoo.export(trained_diffusion_workdir, "diff", out, steps=steps, sampler=sampler,
                        progress=False)
@@ -208,7 +207,7 @@ def test_export_sets_a_diffusion_models_default_sampling(trained_diffusion_workd
     assert cli.main(["models"]) == 0
     row = next(r for r in capsys.readouterr().out.splitlines() if r.startswith("diff "))
     assert f"diffusion ({steps} {sampler})" in row
-    assert laplace_codec.load(trained_diffusion_workdir).steps == trained.steps  # ckpt as was
+    assert laplace_codec.load(trained_diffusion_workdir).steps == diffusion_codec.steps  # as was
     with pytest.raises(ValueError, match="MSE decoder"):
         zoo.export(trained_workdir, "mse", str(tmp_path / "mse"), steps=5, progress=False)
     assert not os.path.exists(tmp_path / "mse")
