@@ -15,7 +15,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before JAX sets 1: TF's CU
 
 from absl import app, flags, logging
 
-from laplace_codec import bitstream, codec, evaluation
+from laplace_codec.coding import bitstream, codec
+from laplace_codec.evaluation import evaluate as evaluation
 from laplace_codec.errors import LaplaceCodecError
 
 _CKPT = flags.DEFINE_multi_string("ckpt", None, "Checkpoint (workdir or step); repeatable.")

@@ -7,7 +7,8 @@ point resumes from its latest checkpoint when the same command is run again.
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from laplace_codec import codec, training
+from laplace_codec.coding import codec
+from laplace_codec.training import loop as training
 
 _CONFIG = config_flags.DEFINE_config_file("config", "configs/base.py", "Training config file.")
 _WORKDIR = flags.DEFINE_string("workdir", "runs/default", "Directory for checkpoints and logs.")

@@ -22,7 +22,7 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from laplace_codec import codec as codec_lib  # noqa: E402
+from laplace_codec.coding import codec as codec_lib  # noqa: E402
 from laplace_codec import images  # noqa: E402
 
 KODIM01 = os.path.join(REPO, "..", "shared", "data", "kodak", "kodim01.png")
@@ -32,8 +32,8 @@ def codec_from_config(path: str, overrides: dict | None = None) -> codec_lib.Cod
     """A codec with random weights (and tables built from them) for a config file."""
     import jax
 
-    from laplace_codec import model as model_lib
-    from laplace_codec import training
+    from laplace_codec.models import model as model_lib
+    from laplace_codec.training import loop as training
 
     spec = importlib.util.spec_from_file_location("bench_config", path)
     module = importlib.util.module_from_spec(spec)

@@ -23,8 +23,10 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from laplace_codec import blur_diffusion, checkpoint, images  # noqa: E402
-from laplace_codec import model as model_lib  # noqa: E402
+from laplace_codec.models.decoders import blur_diffusion
+from laplace_codec.training import checkpoint
+from laplace_codec import images  # noqa: E402
+from laplace_codec.models import model as model_lib  # noqa: E402
 from laplace_codec.errors import InputError  # noqa: E402
 
 

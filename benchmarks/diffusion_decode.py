@@ -29,10 +29,11 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from laplace_codec import images, metrics  # noqa: E402
-from laplace_codec import model as model_lib  # noqa: E402
-from laplace_codec import training  # noqa: E402
-from laplace_codec.codec import Codec, load  # noqa: E402
+from laplace_codec import images
+from laplace_codec.evaluation import metrics  # noqa: E402
+from laplace_codec.models import model as model_lib  # noqa: E402
+from laplace_codec.training import loop as training  # noqa: E402
+from laplace_codec.coding.codec import Codec, load  # noqa: E402
 
 
 def untrained_codec() -> Codec:

@@ -74,7 +74,7 @@ def make_image(width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
 
 
 def build_codec(args):
-    from laplace_codec import codec as codec_lib
+    from laplace_codec.coding import codec as codec_lib
 
     if args.ckpt:
         return codec_lib.load(args.ckpt)

@@ -22,8 +22,8 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from laplace_codec import model as model_lib  # noqa: E402
-from laplace_codec import training  # noqa: E402
+from laplace_codec.models import model as model_lib  # noqa: E402
+from laplace_codec.training import loop as training  # noqa: E402
 
 
 def main():

@@ -34,7 +34,7 @@ def _codec(ckpt: str, steps=None, sampler=None, bundled: bool = False):
     """The codec of a checkpoint, or with ``bundled`` of the zoo model of that name (never a
     folder that happens to share the name)."""
     from laplace_codec import zoo
-    from laplace_codec.codec import enable_compilation_cache, load
+    from laplace_codec.coding.codec import enable_compilation_cache, load
 
     enable_compilation_cache()
     try:
@@ -55,7 +55,7 @@ def cmd_compress(args) -> None:
     image = images.read_image(args.input)
     t0 = time.perf_counter()
     if args.target_bpp is not None:
-        from laplace_codec import codec as codec_lib
+        from laplace_codec.coding import codec as codec_lib
         from laplace_codec import zoo
 
         codec_lib.enable_compilation_cache()
@@ -86,7 +86,8 @@ def _read_file(path: str) -> bytes:
 
 
 def cmd_decompress(args) -> None:
-    from laplace_codec import bitstream, images
+    from laplace_codec.coding import bitstream
+    from laplace_codec import images
 
     data = _read_file(args.input)
     header, _ = bitstream.unpack(data)
@@ -113,7 +114,7 @@ def cmd_decompress(args) -> None:
 
 
 def cmd_info(args) -> None:
-    from laplace_codec import bitstream
+    from laplace_codec.coding import bitstream
 
     data = _read_file(args.input)
     header, streams = bitstream.unpack(data)
@@ -137,7 +138,7 @@ def cmd_info(args) -> None:
 
 
 def cmd_build_tables(args) -> None:
-    from laplace_codec import checkpoint, training
+    from laplace_codec.training import checkpoint, loop as training
 
     ckpt = checkpoint.load(args.ckpt)
     model = checkpoint.model_of(dict(ckpt, tables=None))  # the tables are being rebuilt
@@ -207,7 +208,8 @@ class _UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from laplace_codec import bitstream, zoo  # light: no JAX
+    from laplace_codec.coding import bitstream
+    from laplace_codec import zoo  # light: no JAX
 
     parser = argparse.ArgumentParser(
         prog="laplace-codec", description="Learned image compression with laplace_codec.")

@@ -103,7 +103,7 @@ def read_image(path: str) -> np.ndarray:
         raise InputError(f"input is a directory, not an image: {path}")
     if os.path.getsize(path) == 0:
         raise InputError(f"input file is empty: {path}")
-    from laplace_codec.bitstream import MAX_PIXELS
+    from laplace_codec.coding.bitstream import MAX_PIXELS
 
     try:
         with Image.open(path) as im:

@@ -200,10 +200,10 @@ def unpack(arrays) -> dict:
 
 
 def load(name: str, steps: int | None = None, sampler: str | None = None):
-    """The :class:`~laplace_codec.codec.Codec` of the zoo model ``name``."""
-    from laplace_codec import codec as codec_lib
-    from laplace_codec import model as model_lib
-    from laplace_codec.tables import CodingTables
+    """The :class:`~laplace_codec.coding.codec.Codec` of the zoo model ``name``."""
+    from laplace_codec.coding import codec as codec_lib
+    from laplace_codec.models import model as model_lib
+    from laplace_codec.coding.tables import CodingTables
 
     entry = find(name)
     arrays = _read(entry)
@@ -238,8 +238,10 @@ def export(ckpt: str, name: str, out_dir: str = WEIGHTS_DIR, precision: str = "i
     (diffusion decoders only) replace the training config's decoding defaults: the exported
     model compresses with them unless told otherwise, and its figures are measured with them.
     """
-    from laplace_codec import checkpoint, data, evaluation, images, training
-    from laplace_codec import codec as codec_lib
+    from laplace_codec.training import checkpoint, data, loop as training
+    from laplace_codec.evaluation import evaluate as evaluation
+    from laplace_codec import images
+    from laplace_codec.coding import codec as codec_lib
 
     if not name or any(c in name for c in "/\\:@ ") or len(name.encode()) > 255:
         raise ValueError(f"zoo model name {name!r} must be non-empty, at most 255 bytes, "

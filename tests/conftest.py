@@ -25,7 +25,7 @@ def pytest_configure(config):
     if "LAPLACE_CODEC_CACHE" not in os.environ:
         os.environ["LAPLACE_CODEC_CACHE"] = tempfile.mkdtemp(prefix="laplace-codec-jax-")
         config._laplace_codec_cache = os.environ["LAPLACE_CODEC_CACHE"]
-    from laplace_codec.codec import enable_compilation_cache
+    from laplace_codec.coding.codec import enable_compilation_cache
 
     enable_compilation_cache()
 
@@ -52,7 +52,7 @@ def make_test_config(name="test"):
 
 
 def _train(config_name, tmp_path_factory):
-    from laplace_codec import training
+    from laplace_codec.training import loop as training
 
     config = make_test_config(config_name)
     if TRAIN.is_dir():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from laplace_codec import anchors
+from laplace_codec.evaluation import anchors
 
 EXPECTED = {"bpg", "elic", "hific", "mlicpp", "vtm"}
 # CompressAI's VTM and BPG sweeps reach 3.63 and 4.70 bpp at their highest quality, so the

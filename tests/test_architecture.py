@@ -3,18 +3,19 @@
 import pytest
 
 from conftest import REPO, make_test_config
-from laplace_codec import architecture, laplacian_entropy
+from tools import architecture
+from laplace_codec.models.entropy import laplacian as laplacian_entropy
 from laplace_codec.errors import InputError
 
 
 def test_readme_holds_the_current_figure():
     config = architecture.load_config(str(REPO / "configs/cpu/laplacian.py"))
     d = architecture.describe(config.model)
-    command = "python -m laplace_codec.architecture --config=configs/cpu/laplacian.py"
+    command = "python -m tools.architecture --config=configs/cpu/laplacian.py"
     readme = (REPO / "README.md").read_text()
     assert architecture.readme_block(d, command) in readme, (
         "the README's architecture figure is stale; run "
-        "python -m laplace_codec.architecture --readme README.md")
+        "python -m tools.architecture --readme README.md")
 
 
 @pytest.mark.parametrize("grouping", ["uneven", "even"])

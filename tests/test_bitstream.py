@@ -5,7 +5,7 @@ import struct
 import numpy as np
 import pytest
 
-from laplace_codec import bitstream
+from laplace_codec.coding import bitstream
 from laplace_codec.errors import FormatError
 
 HEADER = bitstream.Header(model_name="tiny-λ", model_hash=bytes(range(8)), height=17,
@@ -89,6 +89,6 @@ def test_inconsistent_decoder_fields_are_refused(sampler, steps):
 
 def test_sampler_codes_cover_every_sampler_in_order():
     """The header's sampler codes are the samplers of blur_diffusion after "none"."""
-    from laplace_codec import blur_diffusion
+    from laplace_codec.models.decoders import blur_diffusion
 
     assert bitstream.SAMPLERS == ("none",) + blur_diffusion.SAMPLERS

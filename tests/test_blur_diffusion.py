@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from laplace_codec import blur_diffusion as bd
+from laplace_codec.models.decoders import blur_diffusion as bd
 
 
 def _photo(size=32):
@@ -164,7 +164,7 @@ def test_bad_arguments_are_refused():
 
 
 def test_decoder_options_are_split_between_schedule_and_unet_and_checked():
-    from laplace_codec.diffusion_decoder import DiffusionDecoder
+    from laplace_codec.models.decoders.unet import DiffusionDecoder
 
     phi = DiffusionDecoder.from_options(dict(sigma_b_max=5.0, steps=10, width=8,
                                              multipliers=[1, 2, 2, 2]))
@@ -212,7 +212,7 @@ def test_lpips_weight_bounds_how_much_x0_hat_amplifies_eps_errors(sigma_b_max):
 
 @pytest.mark.parametrize("sigma_b_max", [0.0, 25.0])
 def test_preconditioning_is_gaussian_conditioning_and_bounds_x0_errors(sigma_b_max):
-    from laplace_codec.diffusion_decoder import preconditioned_eps
+    from laplace_codec.models.decoders.unet import preconditioned_eps
 
     schedule, s = bd.Schedule(sigma_b_max), 0.1
     x = _photo(16)

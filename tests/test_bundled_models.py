@@ -7,7 +7,8 @@ import os
 import numpy as np
 import pytest
 
-from laplace_codec import metrics, zoo
+from laplace_codec.evaluation import metrics
+from laplace_codec import zoo
 from tests.conftest import KODAK, REPO, requires_kodak, run_cli
 
 BUDGET_BYTES = 60 * 2**20  # issue 8: at most 60 MB of bundled models

@@ -1,10 +1,11 @@
-"""laplace_codec.classical: each available classical codec round-trips and trades bytes for
+"""laplace_codec.evaluation.classical: each available classical codec round-trips and trades bytes for
 PSNR; unavailable ones are skipped with their reason; bad arguments raise ValueError."""
 
 import numpy as np
 import pytest
 
-from laplace_codec import classical, images
+from laplace_codec.evaluation import classical
+from laplace_codec import images
 
 NAMES = ["jpeg", "webp", "avif", "jpegxl", "heic"]
 

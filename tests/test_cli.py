@@ -45,7 +45,7 @@ def test_user_errors_print_one_line_and_exit_2(tmp_path, args, message):
 def test_build_tables_restores_a_checkpoint_without_tables(trained_workdir, codec, tmp_path):
     import shutil
 
-    from laplace_codec import checkpoint
+    from laplace_codec.training import checkpoint
 
     copy = tmp_path / "ckpt"
     shutil.copytree(trained_workdir, copy)

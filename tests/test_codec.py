@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import laplace_codec
-from laplace_codec import codec as codec_lib
+from laplace_codec.coding import codec as codec_lib
 from laplace_codec.errors import CheckpointError, FormatError, InputError, ModelMismatchError
 
 SIZES = [(1, 1), (17, 31), (64, 64), (300, 200), (768, 512)]

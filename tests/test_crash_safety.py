@@ -14,7 +14,8 @@ import time
 import pytest
 
 import laplace_codec
-from laplace_codec import checkpoint, images
+from laplace_codec.training import checkpoint
+from laplace_codec import images
 from laplace_codec.errors import CheckpointError
 from tests.conftest import run_cli
 
@@ -27,7 +28,8 @@ from tests.conftest import run_cli
 _CLI_WITH_MARK = textwrap.dedent("""
     import signal, sys, time
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    from laplace_codec import cli, codec
+    from laplace_codec import cli
+    from laplace_codec.coding import codec
     encode = codec.Codec.encode
     def marked(self, *args, **kwargs):
         print("ENCODING", file=sys.stderr, flush=True)

@@ -152,7 +152,7 @@ def _perturb(monkeypatch, codec, which_step, mu_shift=0.0, sigma_scale=1.0):
 def test_a_desynchronised_decoder_fails_with_the_symbol_crc_error(
         name, which_step, mu_shift, sigma_scale, request, photo, monkeypatch):
     codec = request.getfixturevalue(name)
-    from laplace_codec import model as model_lib
+    from laplace_codec.models import model as model_lib
 
     data = codec.compress(_image(photo))
     if which_step < 0:

@@ -6,8 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from laplace_codec import bitstream, checkpoint, training
-from laplace_codec import model as model_lib
+from laplace_codec.coding import bitstream
+from laplace_codec.training import checkpoint, loop as training
+from laplace_codec.models import model as model_lib
 from tests.conftest import make_test_config
 
 

@@ -7,7 +7,8 @@ import sys
 
 import numpy as np
 
-from laplace_codec import images, metrics
+from laplace_codec import images
+from laplace_codec.evaluation import metrics
 from tests.conftest import REPO
 
 
@@ -78,7 +79,7 @@ def test_evaluate_writes_every_field_for_every_image(trained_workdir, tmp_path):
 
 
 def test_table_says_why_a_bd_rate_is_missing():
-    from laplace_codec import anchors, evaluation
+    from laplace_codec.evaluation import anchors, evaluate as evaluation
 
     vtm = anchors.load("vtm")
     one_point = dict(results={"bpp": [0.3], "psnr-rgb": [27.0]})

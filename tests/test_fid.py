@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from laplace_codec import fid
+from laplace_codec.evaluation import fid
 
 
 def test_patches_are_the_grid_and_the_half_shifted_grid():
@@ -49,7 +49,8 @@ def inception():
 
 
 def test_fid_is_zero_for_the_same_patches_and_grows_with_jpeg_strength(inception):
-    from laplace_codec import classical, images
+    from laplace_codec.evaluation import classical
+    from laplace_codec import images
 
     photos = [images.read_image(f"sample:{n}") for n in ("astronaut",)]
     ref = np.concatenate([fid.patches(x) for x in photos])

@@ -33,7 +33,7 @@ import zlib
 import numpy as np
 import pytest
 
-from laplace_codec import bitstream
+from laplace_codec.coding import bitstream
 from laplace_codec.errors import LaplaceCodecError
 
 SEED = 20240607

@@ -4,7 +4,8 @@ checkpoints of the hyperprior and of the Laplacian-guided entropy model."""
 import numpy as np
 import pytest
 
-from laplace_codec import bitstream, images
+from laplace_codec.coding import bitstream
+from laplace_codec import images
 from tests.conftest import kodak_files, requires_kodak
 
 

@@ -8,10 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from laplace_codec import codec as codec_lib
-from laplace_codec import laplacian_entropy as le
-from laplace_codec import training, window_attention as wa
-from laplace_codec.model import CompressionModel
+from laplace_codec.coding import codec as codec_lib
+from laplace_codec.models.entropy import laplacian as le
+from laplace_codec.training import loop as training
+from laplace_codec.models.entropy import window_attention as wa
+from laplace_codec.models.model import CompressionModel
 
 VARIANTS = [
     dict(spatial="none"),

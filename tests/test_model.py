@@ -5,10 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import special
 
-from laplace_codec import gaussian_conditional as gc
-from laplace_codec.factorized_prior import FactorizedPrior
-from laplace_codec.layers import depth_to_space
-from laplace_codec.model import CompressionModel
+from laplace_codec.models.entropy import gaussian_conditional as gc
+from laplace_codec.models.entropy.factorized_prior import FactorizedPrior
+from laplace_codec.models.layers import depth_to_space
+from laplace_codec.models.model import CompressionModel
 
 
 def test_depth_to_space_matches_tensorflow_layout():

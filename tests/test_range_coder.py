@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from laplace_codec import range_coder
+from laplace_codec.coding import range_coder
 
 
 def _lookup():
@@ -52,7 +52,7 @@ def test_decoding_hostile_bytes_always_terminates():
 
     code = textwrap.dedent("""
         import numpy as np
-        from laplace_codec import range_coder
+        from laplace_codec.coding import range_coder
         from laplace_codec.errors import FormatError
         lookup = range_coder.make_lookup([range_coder.quantized_cdf(np.array([0.5, 0.5])),
                                           range_coder.quantized_cdf(np.array([0.2] * 5))])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from laplace_codec import rd
+from laplace_codec.evaluation import rd
 
 ANCHOR = {"name": "anchor", "results": {"bpp": [0.1, 0.2, 0.4, 0.8],
                                         "psnr-rgb": [28.0, 30.5, 33.0, 35.5]}}

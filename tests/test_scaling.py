@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from laplace_codec import checkpoint, training
+from laplace_codec.training import checkpoint, loop as training
 from tests.conftest import REPO, make_test_config
 
 TINY = ["--config.model.N=8", "--config.model.M=16", "--config.data.crop=64",
@@ -22,7 +22,8 @@ TINY = ["--config.model.N=8", "--config.model.M=16", "--config.data.crop=64",
 def test_sharded_step_on_8_devices_equals_the_single_device_step():
     code = textwrap.dedent("""
         import json, jax, numpy as np
-        from laplace_codec import data, training, model as model_lib
+        from laplace_codec.training import data, loop as training
+        from laplace_codec.models import model as model_lib
         from tests.conftest import make_test_config
         config = make_test_config()
         config.model.N, config.model.M = 8, 16
@@ -110,7 +111,7 @@ def test_a_killed_run_resumes_with_the_same_losses(tmp_path):
 def test_a_nan_in_a_batch_leaves_the_state_unchanged_and_is_counted():
     import jax
 
-    from laplace_codec import model as model_lib
+    from laplace_codec.models import model as model_lib
 
     config = make_test_config()
     config.model.N, config.model.M = 8, 16

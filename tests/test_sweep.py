@@ -3,7 +3,7 @@
 import ml_collections
 import pytest
 
-from laplace_codec import sweep
+from laplace_codec.training import sweep
 from tests.conftest import REPO
 
 H = sweep.Hyper()

@@ -3,8 +3,8 @@
 import numpy as np
 from scipy import special
 
-from laplace_codec import gaussian_conditional as gc
-from laplace_codec import tables
+from laplace_codec.models.entropy import gaussian_conditional as gc
+from laplace_codec.coding import tables
 
 
 def test_scale_table_is_64_log_spaced_values():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from laplace_codec import tiling
+from laplace_codec.coding import tiling
 
 
 @pytest.mark.parametrize("size, tile, halo", [(1, 4, 2), (9, 4, 2), (10, 4, 2), (240, 128, 4),
@@ -61,7 +61,7 @@ def test_tiled_analysis_writes_the_same_file(codec, photo, monkeypatch):
     tiled = codec.encode(x)
     assert tiled.data == whole.data  # windows keep the stride-2 grids: g_a is exact
     # A halo below g_a's reach changes y: this comparison can fail.
-    from laplace_codec.codec import pad_image
+    from laplace_codec.coding.codec import pad_image
 
     xp = pad_image(x)[0][None].astype(np.float32) / 127.5 - 1.0
     y = tiling.tiled_apply(lambda t: codec._g_a(codec.params, t), xp, 1, tile=4, halo=1,

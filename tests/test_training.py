@@ -6,7 +6,7 @@ import jax
 import numpy as np
 
 import laplace_codec
-from laplace_codec import data, training
+from laplace_codec.training import data, loop as training
 from tests.conftest import make_test_config
 
 
@@ -77,8 +77,8 @@ def test_frozen_modules_keep_their_weights_and_others_train(tmp_path):
     config.train.init_from = source
     config.train.freeze = "g_a,h_a,z_prior"
     training.train_and_evaluate(config, str(tmp_path / "frozen"))
-    before = laplace_codec.checkpoint.load(source)["params"]
-    after = laplace_codec.checkpoint.load(str(tmp_path / "frozen"))["params"]
+    before = laplace_codec.training.checkpoint.load(source)["params"]
+    after = laplace_codec.training.checkpoint.load(str(tmp_path / "frozen"))["params"]
     for name in ("g_a", "h_a", "z_prior"):
         for a, b in zip(jax.tree_util.tree_leaves(before[name]),
                         jax.tree_util.tree_leaves(after[name])):
@@ -101,7 +101,7 @@ def test_init_from_a_bundled_model_copies_its_stored_weights(tmp_path, monkeypat
     was exported from; a name that is neither is refused with the installed names."""
     import pytest
 
-    from laplace_codec import model as model_lib
+    from laplace_codec.models import model as model_lib
     from laplace_codec import zoo
 
     source = str(tmp_path / "source")
@@ -117,7 +117,7 @@ def test_init_from_a_bundled_model_copies_its_stored_weights(tmp_path, monkeypat
     stored = jax.tree_util.tree_leaves(zoo.params("tiny-zoo"))
     for a, b in zip(jax.tree_util.tree_leaves(params), stored):
         np.testing.assert_array_equal(np.asarray(a), b)
-    trained = jax.tree_util.tree_leaves(laplace_codec.checkpoint.load(source)["params"])
+    trained = jax.tree_util.tree_leaves(laplace_codec.training.checkpoint.load(source)["params"])
     assert any(not np.array_equal(a, b) for a, b in zip(stored, trained))  # int8 kernels
     with pytest.raises(ValueError, match="neither a checkpoint folder nor a bundled model: "
                                          "no zoo model named 'no-such-model' .installed: .*"

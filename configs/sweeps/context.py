@@ -2,7 +2,7 @@
 (uneven chunks), + local checkerboard context, + global (Swin) context, and the serial
 raster-order context (the slow baseline of the latency column), one lambda.
 
-    python -m laplace_codec.sweep --sweep=configs/sweeps/context.py --workdir=runs/ablation
+    python -m laplace_codec.training.sweep --sweep=configs/sweeps/context.py --workdir=runs/ablation
 
 Point names match configs/sweeps/pe.py, so the shared local+global Laplacian point trains
 once when both sweeps use the same workdir.

@@ -5,7 +5,7 @@ Two runs at equal steps, both fine-tuning the bundled ``laplacian-mse-0.01`` (12
 ``train`` reads the 49 large photographs only, ``mix`` adds the 500 BSDS500 photographs
 (crops drawn in proportion to area: 41% from the large photographs, 59% from BSDS500).
 
-    python -m laplace_codec.sweep --sweep=configs/sweeps/data_mix.py --workdir=runs/data_mix
+    python -m laplace_codec.training.sweep --sweep=configs/sweeps/data_mix.py --workdir=runs/data_mix
     python evaluate.py --ckpt runs/data_mix/data=train --data '../shared/data/kodak/*.png' \\
         --out runs/data_mix/train.json      # and the same for data=mix
 

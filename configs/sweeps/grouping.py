@@ -1,7 +1,7 @@
 """Uneven (16, 16, 32, 64, M - 128, scaled to M) against even channel chunks, local + global
 context with the Laplacian position bias, one lambda.
 
-    python -m laplace_codec.sweep --sweep=configs/sweeps/grouping.py --workdir=runs/ablation
+    python -m laplace_codec.training.sweep --sweep=configs/sweeps/grouping.py --workdir=runs/ablation
 
 The uneven point is the default grouping, named as in configs/sweeps/pe.py and context.py, so
 it trains once for all three when they share a workdir.

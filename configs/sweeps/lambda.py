@@ -1,6 +1,6 @@
 """The paper's lambda set for the CPU-sized Laplacian model (one RD curve).
 
-    python -m laplace_codec.sweep --sweep=configs/sweeps/lambda.py --workdir=runs/lambda
+    python -m laplace_codec.training.sweep --sweep=configs/sweeps/lambda.py --workdir=runs/lambda
 
 Loss ``D + lmbda * bpp`` with D the MSE of images in [-1, 1]: small lmbda, high rate.
 """

@@ -1,6 +1,6 @@
 """Table 1b at CPU scale: the four position encodings of the global context, one lambda.
 
-    python -m laplace_codec.sweep --sweep=configs/sweeps/pe.py --workdir=runs/ablation
+    python -m laplace_codec.training.sweep --sweep=configs/sweeps/pe.py --workdir=runs/ablation
 
 Each point trains configs/cpu/laplacian.py (local + global context) with another encoding;
 then evaluate each folder with evaluate.py on Kodak. The paper (lambda = 0.01): bpp falls

@@ -1,6 +1,6 @@
 """Table 1a at CPU scale: the maximum blur sigma_B_max of the diffusion decoder, one lambda.
 
-    python -m laplace_codec.sweep --sweep=configs/sweeps/sigma_b.py --workdir=runs/sigma_b
+    python -m laplace_codec.training.sweep --sweep=configs/sweeps/sigma_b.py --workdir=runs/sigma_b
 
 Every point trains the decoder phi exactly as the bundled diffusion models are trained
 (configs/sweeps/zoo_diffusion.py: configs/cpu/diffusion.py, 1500 steps, EMA 0.99) on top

@@ -2,7 +2,7 @@
 hyperprior point of the Table 2 sweep (configs/cpu/laplacian.py sizes, lambda = 0.01, 6000
 steps) moved to three more lambdas by FINETUNE_STEPS steps each.
 
-    python -m laplace_codec.sweep --sweep=configs/sweeps/small_curve.py --workdir=runs/curve
+    python -m laplace_codec.training.sweep --sweep=configs/sweeps/small_curve.py --workdir=runs/curve
     python evaluate.py --ckpt runs/curve/hyperprior-ft-0.005 \\
         --ckpt 'runs/ablation/entropy=hyperprior' --ckpt runs/curve/hyperprior-ft-0.02 \\
         --ckpt runs/curve/hyperprior-ft-0.04 --data '../shared/data/kodak/*.png' ...

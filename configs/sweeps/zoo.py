@@ -1,7 +1,7 @@
 """The bundled MSE models (issue 8): the Laplacian-guided and the hyperprior entropy model,
 each at four lambdas, trained on ../shared/data/train with configs/cpu/laplacian.py sizes.
 
-    python -m laplace_codec.sweep --sweep=configs/sweeps/zoo.py --workdir=runs/zoo \\
+    python -m laplace_codec.training.sweep --sweep=configs/sweeps/zoo.py --workdir=runs/zoo \\
         --only laplacian-mse     # and, in a second process, --only hyperprior-mse
 
 Per family, lambda = 0.01 trains for BASE_STEPS; the other lambdas start from it

@@ -1,7 +1,7 @@
 """The bundled diffusion models (issue 8): configs/cpu/diffusion.py decoders on top of the
 bundled Laplacian MSE codecs of configs/sweeps/zoo.py, at two lambdas.
 
-    python -m laplace_codec.sweep --sweep=configs/sweeps/zoo_diffusion.py --workdir=runs/zoo
+    python -m laplace_codec.training.sweep --sweep=configs/sweeps/zoo_diffusion.py --workdir=runs/zoo
     laplace-codec export --ckpt runs/zoo/NAME --name NAME --out laplace_codec/weights \\
         --eval '../shared/data/kodak/*.png'
 

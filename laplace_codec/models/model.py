@@ -17,12 +17,12 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from laplace_codec import blur_diffusion
-from laplace_codec.diffusion_decoder import DiffusionDecoder
-from laplace_codec.factorized_prior import FactorizedPrior
-from laplace_codec.hyperprior import MeanScaleHyperprior, ste_round
-from laplace_codec.laplacian_entropy import LaplacianEntropyModel
-from laplace_codec.transforms import (AnalysisTransform, HyperAnalysis, HyperSynthesis,
+from laplace_codec.models.decoders import blur_diffusion
+from laplace_codec.models.decoders.unet import DiffusionDecoder
+from laplace_codec.models.entropy.factorized_prior import FactorizedPrior
+from laplace_codec.models.entropy.hyperprior import MeanScaleHyperprior, ste_round
+from laplace_codec.models.entropy.laplacian import LaplacianEntropyModel
+from laplace_codec.models.transforms import (AnalysisTransform, HyperAnalysis, HyperSynthesis,
                                       SynthesisTransform)
 
 PAD_MULTIPLE = 64  # y is at H/16 and z at H/64

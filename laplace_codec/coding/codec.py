@@ -27,12 +27,14 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import special
 
-from laplace_codec import bitstream, checkpoint, images, tf_backend, tiling
-from laplace_codec import gaussian_conditional as gc
-from laplace_codec import model as model_lib
+from laplace_codec.coding import bitstream, tf_backend, tiling
+from laplace_codec.training import checkpoint
+from laplace_codec import images
+from laplace_codec.models.entropy import gaussian_conditional as gc
+from laplace_codec.models import model as model_lib
 from laplace_codec.errors import CheckpointError, FormatError, ModelMismatchError
-from laplace_codec.range_coder import Decoder, Encoder
-from laplace_codec.tables import CodingTables
+from laplace_codec.coding.range_coder import Decoder, Encoder
+from laplace_codec.coding.tables import CodingTables
 
 _CACHE_ENV = "LAPLACE_CODEC_CACHE"
 

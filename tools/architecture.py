@@ -2,7 +2,7 @@
 
 The README's figure is the output of
 
-    python -m laplace_codec.architecture --config=configs/cpu/laplacian.py
+    python -m tools.architecture --config=configs/cpu/laplacian.py
 
 Modules, parameter counts, tensor shapes (for a 768x512 image), chunk widths and context
 networks come from tracing the Flax module abstractly (``jax.eval_shape``: no weights are
@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from laplace_codec import model as model_lib
+from laplace_codec.models import model as model_lib
 from laplace_codec.errors import InputError
 
 README_BEGIN = "<!-- architecture: begin -->"
@@ -184,7 +184,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     config = load_config(args.config)
     d = describe(config.model)
-    command = f"python -m laplace_codec.architecture --config={args.config}"
+    command = f"python -m tools.architecture --config={args.config}"
     if args.readme:
         with open(args.readme) as f:
             text = f.read()

@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from laplace_codec import tf_backend
+from laplace_codec.coding import tf_backend
 from laplace_codec.errors import FormatError
 
 PRECISION = 16

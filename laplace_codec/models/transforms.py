@@ -9,7 +9,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 
-from laplace_codec.layers import GDN, Down, ResBlock, Up
+from laplace_codec.models.layers import GDN, Down, ResBlock, Up
 
 
 class AnalysisTransform(nn.Module):

@@ -128,7 +128,7 @@ def save_tables(path: str, tables: dict) -> None:
 
 def model_of(ckpt: dict):
     """The model of a loaded checkpoint's config, verified against its weights and tables."""
-    from laplace_codec import model as model_lib
+    from laplace_codec.models import model as model_lib
 
     try:
         model = model_lib.from_config(ckpt["config"].model)

@@ -35,10 +35,11 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from laplace_codec import blur_diffusion, checkpoint, data
-from laplace_codec import model as model_lib
+from laplace_codec.models.decoders import blur_diffusion
+from laplace_codec.training import checkpoint, data
+from laplace_codec.models import model as model_lib
 from laplace_codec.errors import CheckpointError
-from laplace_codec.tables import CodingTables, build_tables
+from laplace_codec.coding.tables import CodingTables, build_tables
 
 
 def learning_rate_schedule(optim: ml_collections.ConfigDict, num_steps: int):
@@ -80,7 +81,7 @@ def rate_distortion(model, params, batch: jax.Array, rng: jax.Array,
         mse = jnp.mean(jnp.square(out["x_hat"] - x))
         loss, extra = mse + lmbda * bpp, {}
     else:
-        from laplace_codec import perceptual
+        from laplace_codec.models import perceptual
 
         mse = jnp.mean(jnp.square(out["x0_hat"] - x))
         eps_mse = jnp.mean(jnp.square(out["eps"] - out["eps_hat"]))
@@ -240,7 +241,7 @@ def tables_for(model: model_lib.CompressionModel, params) -> CodingTables:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains (or resumes) the model of ``config`` in ``workdir``; returns the last metrics."""
-    from laplace_codec import tf_backend
+    from laplace_codec.coding import tf_backend
 
     tf_backend.tf()  # clu imports TensorFlow: first through here, so without its CUDA noise
     from clu import metric_writers, periodic_actions

@@ -12,7 +12,7 @@ each a dict of config overrides. One command trains every point, one after the o
 into its own folder of the workdir (a point already trained is skipped by train.py's own
 resume logic; a killed sweep continues where it stopped)::
 
-    python -m laplace_codec.sweep --sweep=configs/sweeps/pe.py --workdir=runs/pe
+    python -m laplace_codec.training.sweep --sweep=configs/sweeps/pe.py --workdir=runs/pe
 
 ``--print_only`` prints one ``train.py`` command per point instead, for a scheduler, and
 ``--only TEXT`` keeps the points whose name contains TEXT (to run parts in parallel). A point
@@ -83,7 +83,8 @@ def point_name(point: Point) -> str:
     return ",".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in point.items()) or "default"
 
 
-TRAIN_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "train.py")
+TRAIN_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                        "train.py")
 
 
 def commands(sweep_file: str, workdir: str, extra: list[str],

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from laplace_codec import gaussian_conditional as gc
+from laplace_codec.models.entropy import gaussian_conditional as gc
 
 
 class CodingStep(NamedTuple):

@@ -28,8 +28,10 @@ import time
 
 import numpy as np
 
-from laplace_codec import codec as codec_lib
-from laplace_codec import data, images, metrics, rd
+from laplace_codec.coding import codec as codec_lib
+from laplace_codec.training import data
+from laplace_codec import images
+from laplace_codec.evaluation import metrics, rd
 
 MEAN_KEYS = ("bpp", "estimated_bpp", "psnr", "ms_ssim", "lpips", "encode_s", "decode_s")
 CURVE_KEYS = [("bpp", "bpp"), ("estimated_bpp", "estimated_bpp"), ("psnr-rgb", "psnr"),
@@ -42,14 +44,14 @@ class FidFeatures:
     per image and shared by every curve point."""
 
     def __init__(self):
-        from laplace_codec import fid
+        from laplace_codec.evaluation import fid
 
         self.net = fid.Inception()  # raises FidUnavailable, naming the extra
         self._reference: dict[str, np.ndarray] = {}
         self.reference, self.reconstruction = [], []
 
     def add(self, path: str, x: np.ndarray, x_hat: np.ndarray) -> None:
-        from laplace_codec import fid
+        from laplace_codec.evaluation import fid
 
         if path not in self._reference:
             self._reference[path] = self.net.features(fid.patches(x))
@@ -58,7 +60,7 @@ class FidFeatures:
 
     def distance(self) -> float | None:
         """FID of the reconstructions added since the last call (None: under 2 patches)."""
-        from laplace_codec import fid
+        from laplace_codec.evaluation import fid
 
         ref, rec = self.reference, self.reconstruction
         self.reference, self.reconstruction = [], []
@@ -103,10 +105,10 @@ def _record(path, x, x_hat, data_bytes, encode_s, decode_s, **extra) -> dict:
 
 def evaluate_classical(name: str, paths: list[str], qualities=None,
                        progress: bool = True, fid_features: FidFeatures | None = None) -> dict:
-    """One curve of a classical codec (laplace_codec.classical) over its quality sweep."""
+    """One curve of a classical codec (laplace_codec.evaluation.classical) over its quality sweep."""
     from tqdm import tqdm
 
-    from laplace_codec import classical
+    from laplace_codec.evaluation import classical
 
     qualities = list(qualities or classical.default_qualities(name))
     means, per_image = [], []
@@ -125,7 +127,7 @@ def evaluate_classical(name: str, paths: list[str], qualities=None,
                 fid_features.add(path, x, x_hat)
         means.append(_means(records, fid_features))
         per_image.append(dict(quality=q, images=records))
-    curve = _curve(name, f"{name} through laplace_codec.classical, qualities {qualities}",
+    curve = _curve(name, f"{name} through laplace_codec.evaluation.classical, qualities {qualities}",
                    means)
     curve["qualities"], curve["per_image"] = qualities, per_image
     return curve
@@ -160,7 +162,7 @@ def evaluate(ckpts: list[str], data_glob: str, out: str | None = None,
     ``data_glob``; adds published ``anchors``; writes JSON to ``out`` and a plot to ``plot``.
     ``steps`` and ``sampler`` apply to diffusion decoders (default: each model's own);
     ``fid`` adds FID on 256x256 patches (the optional extra, ``fid.py``)."""
-    from laplace_codec import anchors as anchors_lib
+    from laplace_codec.evaluation import anchors as anchors_lib
 
     paths = data.image_files(data_glob)
     fid_features = FidFeatures() if fid else None

@@ -1,6 +1,6 @@
 """Classical image codecs behind one harness, for rate-distortion comparisons.
 
-    from laplace_codec import classical
+    from laplace_codec.evaluation import classical
     classical.available()                        # {"jpeg": None, ..., "heic": "reason"}
     data = classical.encode("avif", image, 50)   # uint8 RGB (H, W, 3) -> bytes
     image_hat = classical.decode("avif", data)   # -> uint8 RGB (H, W, 3), same shape

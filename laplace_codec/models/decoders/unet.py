@@ -11,7 +11,7 @@ then learns what the MSE image lacks.
   level of the downward path takes the condition features of its resolution (concatenated),
   residual blocks with a time embedding, linear attention where configured, and sub-pixel
   upsampling (conv + depth-to-space) on the way up.
-- ``DiffusionDecoder``: the U-Net with its :class:`~laplace_codec.blur_diffusion.Schedule`
+- ``DiffusionDecoder``: the U-Net with its :class:`~laplace_codec.models.decoders.blur_diffusion.Schedule`
   and default sampling settings, and (``prior_std > 0``) the preconditioning below.
 
 Preconditioning (``prior_std = s``; 0 gives the bare U-Net). Per DCT frequency f, with
@@ -43,8 +43,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from laplace_codec import blur_diffusion
-from laplace_codec.layers import depth_to_space
+from laplace_codec.models.decoders import blur_diffusion
+from laplace_codec.models.layers import depth_to_space
 
 
 def timestep_embedding(t: jax.Array, dim: int, scale: float = 1000.0) -> jax.Array:

@@ -22,7 +22,8 @@ import os
 import ml_collections
 import numpy as np
 
-from laplace_codec import images, tf_backend
+from laplace_codec import images
+from laplace_codec.coding import tf_backend
 from laplace_codec.errors import InputError
 
 

@@ -18,8 +18,8 @@ from typing import Callable
 import numpy as np
 from scipy import special
 
-from laplace_codec import gaussian_conditional as gc
-from laplace_codec import range_coder
+from laplace_codec.models.entropy import gaussian_conditional as gc
+from laplace_codec.coding import range_coder
 from laplace_codec.errors import CheckpointError
 
 TAIL_MASS = 1e-6
