@@ -15,6 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before JAX sets 1: TF's CU
 
 from absl import app, flags, logging
 
+from laplace_codec import api
 from laplace_codec.coding import bitstream, codec
 from laplace_codec.evaluation import evaluate as evaluation
 from laplace_codec.errors import LaplaceCodecError
@@ -42,10 +43,10 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     codec.enable_compilation_cache()
     try:
-        result = evaluation.evaluate(_CKPT.value, _DATA.value, _OUT.value, _NAME.value,
-                                     classical_codecs=_CLASSICAL.value, anchors=_ANCHORS.value,
-                                     bd_anchors=_BD_ANCHOR.value, plot=_PLOT.value,
-                                     steps=_STEPS.value, sampler=_SAMPLER.value, fid=_FID.value)
+        result = api.evaluate(_CKPT.value, _DATA.value, steps=_STEPS.value,
+                              sampler=_SAMPLER.value, out=_OUT.value, name=_NAME.value,
+                              classical_codecs=_CLASSICAL.value, anchors=_ANCHORS.value,
+                              bd_anchors=_BD_ANCHOR.value, plot=_PLOT.value, fid=_FID.value)
     except LaplaceCodecError as e:  # a user error: one line, no traceback
         print(f"evaluate.py: error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -11,7 +11,6 @@ the range-coding time of encode plus decode.
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -22,7 +21,10 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from laplace_codec import api  # noqa: E402
 from laplace_codec.coding import codec as codec_lib  # noqa: E402
+from laplace_codec.coding import tables  # noqa: E402
+from laplace_codec.training import config_files  # noqa: E402
 from laplace_codec import images  # noqa: E402
 
 KODIM01 = os.path.join(REPO, "..", "shared", "data", "kodak", "kodim01.png")
@@ -35,20 +37,11 @@ def codec_from_config(path: str, overrides: dict | None = None) -> codec_lib.Cod
     from laplace_codec.models import model as model_lib
     from laplace_codec.training import loop as training
 
-    spec = importlib.util.spec_from_file_location("bench_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config()
-    for key, value in (overrides or {}).items():
-        *path, last = key.split(".")
-        target = config
-        for p in path:
-            target = target[p]
-        target[last] = value
+    config = config_files.load_config(path, overrides or {})
     model = model_lib.from_config(config.model)
     state = training.init_state(model, config, jax.random.PRNGKey(0))
     params = jax.device_get(state["params"])
-    return codec_lib.Codec(model, params, training.tables_for(model, params),
+    return codec_lib.Codec(model, params, tables.tables_for(model, params),
                            f"{config.name}-random")
 
 
@@ -66,7 +59,7 @@ def main():
     parser.add_argument("--config", default=os.path.join(REPO, "configs", "base.py"))
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    codec = codec_lib.load(args.ckpt) if args.ckpt else codec_from_config(args.config)
+    codec = api.load(args.ckpt) if args.ckpt else codec_from_config(args.config)
     x = test_image()
     codec.decode(codec.encode(x).data)  # compile
     runs = []

@@ -54,11 +54,11 @@ def main():
         raise SystemExit(f"--crop must be a multiple of 64, got {args.crop}")
 
     ckpt = checkpoint.load(args.ckpt)
-    model = checkpoint.model_of(ckpt)
+    model = ckpt.model()
     if model.decoder != "diffusion":
         raise SystemExit(f"{args.ckpt} has an MSE decoder; this benchmark needs a diffusion one")
-    variables = {"params": ckpt["params"]}
-    x = jnp.asarray(center_crops(args.images, args.limit, args.crop), jnp.float32) / 127.5 - 1
+    variables = {"params": ckpt.params}
+    x = model_lib.from_uint8(jnp.asarray(center_crops(args.images, args.limit, args.crop)))
 
     def psnr(a):
         mse = jnp.mean(jnp.square(jnp.clip(a, -1, 1) - x), axis=(1, 2, 3))

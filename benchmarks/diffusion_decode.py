@@ -33,7 +33,9 @@ from laplace_codec import images
 from laplace_codec.evaluation import metrics  # noqa: E402
 from laplace_codec.models import model as model_lib  # noqa: E402
 from laplace_codec.training import loop as training  # noqa: E402
-from laplace_codec.coding.codec import Codec, load  # noqa: E402
+from laplace_codec.api import load  # noqa: E402
+from laplace_codec.coding.codec import Codec  # noqa: E402
+from laplace_codec.coding.tables import tables_for  # noqa: E402
 
 
 def untrained_codec() -> Codec:
@@ -42,7 +44,7 @@ def untrained_codec() -> Codec:
     config = diffusion.get_config()
     model = model_lib.from_config(config.model)
     params = training.init_state(model, config, jax.random.PRNGKey(0))["params"]
-    return Codec(model, params, training.tables_for(model, params), config.name)
+    return Codec(model, params, tables_for(model, params), config.name)
 
 
 def test_images(pattern: str | None, limit: int) -> list[np.ndarray]:

@@ -8,7 +8,7 @@ The image is a mosaic of 1280x720 centre crops of nine photographs from
 ../shared/data/train (scikit-image's astronaut upscaled when that folder is missing). With no
 ``--ckpt`` the codec is the default architecture (``configs/base.py``: N = 192, M = 256, the
 Laplacian-guided entropy model) with random-init weights and coding tables built from them by
-``training.tables_for``: the bit rate is meaningless, the time and memory are those of the
+``tables.tables_for``: the bit rate is meaningless, the time and memory are those of the
 real model.
 
 Each phase runs in its own process, so each has its own peak RSS (``VmHWM``): ``compress``
@@ -74,10 +74,10 @@ def make_image(width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
 
 
 def build_codec(args):
-    from laplace_codec.coding import codec as codec_lib
+    from laplace_codec import api  # in the child process only: the parent measures it
 
     if args.ckpt:
-        return codec_lib.load(args.ckpt)
+        return api.load(args.ckpt)
     from benchmarks.codec_speed import codec_from_config
 
     return codec_from_config(args.config)
@@ -87,6 +87,7 @@ def run_phase(args) -> dict:
     """One phase in this process; returns its measurements."""
     t_start = time.perf_counter()
     from laplace_codec import images
+    from laplace_codec.atomic import atomic_write
 
     codec = build_codec(args)
     if args.untiled:
@@ -97,7 +98,7 @@ def run_phase(args) -> dict:
         t0 = time.perf_counter()
         encoded = codec.encode(x)
         call = time.perf_counter() - t0
-        images.atomic_write(args.output, encoded.data)
+        atomic_write(args.output, encoded.data)
         extra = dict(bytes=len(encoded.data),
                      sha256=hashlib.sha256(encoded.data).hexdigest()[:16],
                      network_s=encoded.network_s, coding_s=encoded.coding_s)

@@ -10,7 +10,6 @@ and a second untimed step checks that nothing compiles again. The last line is J
 """
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -23,6 +22,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from laplace_codec.models import model as model_lib  # noqa: E402
+from laplace_codec.training import config_files  # noqa: E402
 from laplace_codec.training import loop as training  # noqa: E402
 
 
@@ -43,17 +43,7 @@ def main():
 
 
 def measure(path: str, steps: int, overrides: list[str]):
-    spec = importlib.util.spec_from_file_location("bench_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config()
-    for item in overrides:
-        key, value = item.split("=", 1)
-        target = config
-        *path, last = key.split(".")
-        for p in path:
-            target = target[p]
-        target[last] = type(target[last])(value)
+    config = config_files.load_config(path, overrides)
     model = model_lib.from_config(config.model)
     mesh = training.make_mesh()
     step, sharding = training.make_train_step(model, config, mesh)

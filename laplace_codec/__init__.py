@@ -7,9 +7,15 @@ Model in Neural Codec with Blur-dissipated Synthesis" (Khoshkhahtinat et al., CV
     image_hat = codec.decompress(data)            # -> uint8 RGB (H, W, 3)
 """
 
-from laplace_codec.coding.codec import Codec, enable_compilation_cache, load
-from laplace_codec.errors import (CheckpointError, FormatError, InputError,
-                                  LaplaceCodecError, ModelMismatchError)
+from laplace_codec.api import load
+from laplace_codec.coding.codec import Codec, enable_compilation_cache
+from laplace_codec.errors import (
+                                  CheckpointError,
+                                  FormatError,
+                                  InputError,
+                                  LaplaceCodecError,
+                                  ModelMismatchError,
+)
 from laplace_codec.images import ConversionWarning
 
 __version__ = "0.1.0"

@@ -25,6 +25,15 @@ import sys
 import time
 import warnings
 
+from absl import logging as absl_logging
+
+from laplace_codec import api, images, zoo
+from laplace_codec.atomic import atomic_write
+from laplace_codec.coding import bitstream
+from laplace_codec.coding.codec import enable_compilation_cache
+from laplace_codec.errors import InputError, LaplaceCodecError
+from laplace_codec.models.decoders import kinds
+
 
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
@@ -33,19 +42,14 @@ def _log(msg: str) -> None:
 def _codec(ckpt: str, steps=None, sampler=None, bundled: bool = False):
     """The codec of a checkpoint, or with ``bundled`` of the zoo model of that name (never a
     folder that happens to share the name)."""
-    from laplace_codec import zoo
-    from laplace_codec.coding.codec import enable_compilation_cache, load
-
     enable_compilation_cache()
     try:
-        return (zoo.load if bundled else load)(ckpt, steps=steps, sampler=sampler)
+        return (api.load_bundled if bundled else api.load)(ckpt, steps=steps, sampler=sampler)
     except ValueError as e:  # sampling options for a model that does not sample
         raise _UsageError(str(e)) from None
 
 
 def cmd_compress(args) -> None:
-    from laplace_codec import images
-
     chosen = [f for f in ("ckpt", "model", "target_bpp") if getattr(args, f) is not None]
     if len(chosen) > 1:
         raise _UsageError(f"give one of --ckpt, --model and --target-bpp, not "
@@ -55,19 +59,16 @@ def cmd_compress(args) -> None:
     image = images.read_image(args.input)
     t0 = time.perf_counter()
     if args.target_bpp is not None:
-        from laplace_codec.coding import codec as codec_lib
-        from laplace_codec import zoo
-
-        codec_lib.enable_compilation_cache()
-        codec, encoded = zoo.select_for_bpp(image, args.target_bpp, args.family, args.seed,
-                                              args.steps, args.sampler)
+        enable_compilation_cache()
+        codec, encoded = api.select_for_bpp(image, args.target_bpp, args.family, args.seed,
+                                            args.steps, args.sampler)
     else:
         codec = (_codec(args.ckpt, args.steps, args.sampler) if args.ckpt is not None else
                  _codec(args.model or _default_model(), args.steps, args.sampler, bundled=True))
         t0 = time.perf_counter()
         encoded = codec.encode(image, seed=args.seed)
     seconds = time.perf_counter() - t0
-    images.atomic_write(args.output, encoded.data)
+    atomic_write(args.output, encoded.data)
     pixels = image.shape[0] * image.shape[1]
     print(f"{args.input} -> {args.output}: {image.shape[1]}x{image.shape[0]}, "
           f"{len(encoded.data)} bytes, {8 * len(encoded.data) / pixels:.4f} bpp "
@@ -77,8 +78,6 @@ def cmd_compress(args) -> None:
 
 
 def _read_file(path: str) -> bytes:
-    from laplace_codec.errors import InputError
-
     if not os.path.isfile(path):
         raise InputError(f"file not found: {path}")
     with open(path, "rb") as f:
@@ -86,22 +85,13 @@ def _read_file(path: str) -> bytes:
 
 
 def cmd_decompress(args) -> None:
-    from laplace_codec.coding import bitstream
-    from laplace_codec import images
-
     data = _read_file(args.input)
     header, _ = bitstream.unpack(data)
     if args.ckpt:
         codec = _codec(args.ckpt)
     else:
-        from laplace_codec import zoo
-
-        bundled = zoo.find_by_hash(header.model_hash)
-        if bundled is None:
-            raise _UsageError(f"{args.input} was written by model {header.model_name}@"
-                              f"{header.model_hash.hex()}, which is not a bundled model; "
-                              f"pass that model's --ckpt DIR")
-        codec = _codec(bundled.name, bundled=True)
+        enable_compilation_cache()
+        codec = api.bundled_codec_of(header.model_name, header.model_hash, args.input)
     t0 = time.perf_counter()
     try:
         image = codec.decompress(data, steps=args.steps, sampler=args.sampler)
@@ -114,8 +104,6 @@ def cmd_decompress(args) -> None:
 
 
 def cmd_info(args) -> None:
-    from laplace_codec.coding import bitstream
-
     data = _read_file(args.input)
     header, streams = bitstream.unpack(data)
     pixels = header.height * header.width
@@ -126,9 +114,8 @@ def cmd_info(args) -> None:
         ("size", f"{header.width}x{header.height}, {header.channels} channels, "
                  f"{header.bit_depth} bits"),
         ("padding", f"{header.pad_h} rows, {header.pad_w} columns"),
-        ("decoder", "MSE synthesis" if not header.decoder_sampler else
-         f"diffusion, {header.sampler} sampler, {header.decoder_steps} steps, "
-         f"seed {header.decoder_seed}"),
+        ("decoder", kinds.kind_of_sampler(header.sampler).describe(
+            header.decoder_seed, header.decoder_steps, header.sampler)),
         ("streams", ", ".join(f"{len(s)} bytes" for s in streams)),
         ("total", f"{len(data)} bytes, {8 * len(data) / pixels:.4f} bpp"),
         ("symbols crc32", f"{header.symbols_crc:08x}"),
@@ -138,18 +125,10 @@ def cmd_info(args) -> None:
 
 
 def cmd_build_tables(args) -> None:
-    from laplace_codec.training import checkpoint, loop as training
-
-    ckpt = checkpoint.load(args.ckpt)
-    model = checkpoint.model_of(dict(ckpt, tables=None))  # the tables are being rebuilt
-    tables = training.tables_for(model, ckpt["params"])
-    checkpoint.save_tables(args.ckpt, tables.to_dict())
-    print(f"coding tables written to {ckpt['directory']}")
+    print(f"coding tables written to {api.rebuild_tables(args.ckpt)}")
 
 
 def _default_model() -> str:
-    from laplace_codec import zoo
-
     name = zoo.default_name()
     if name not in zoo.available():
         raise _UsageError(f"the default model {name} is not installed; pass --ckpt DIR (a "
@@ -158,8 +137,6 @@ def _default_model() -> str:
 
 
 def cmd_models(args) -> None:
-    from laplace_codec import zoo
-
     models = zoo.available()
     if not models:
         print(f"no bundled models are installed (looked in {', '.join(zoo.directories())})")
@@ -171,10 +148,8 @@ def cmd_models(args) -> None:
     for m in sorted(models.values(), key=lambda m: (m.family, m.lmbda)):
         e = m.meta.get("eval", {})
         fmt = lambda key, spec: format(e[key], spec) if e.get(key) is not None else "-"  # noqa
-        decoder = m.meta["decoder"]
-        if decoder == "diffusion":  # its decoding default (export --steps/--sampler)
-            sampling = m.meta["config"]["model"]["diffusion"]
-            decoder += f" ({sampling['steps']} {sampling['sampler']})"
+        # with a diffusion decoder's decoding default (export --steps/--sampler)
+        decoder = kinds.decoder_kind(m.meta["decoder"]).summary(m.meta["config"]["model"])
         rows.append((m.name + (" (default)" if m.name == default else ""), m.meta["entropy"],
                      decoder, f"{m.lmbda:g}", zoo.training_steps(m.name),
                      m.meta["precision"], f"{m.meta['size_bytes'] / 1e6:.1f}",
@@ -188,10 +163,8 @@ def cmd_models(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from laplace_codec import zoo
-
     try:
-        entry = zoo.export(args.ckpt, args.name, args.out, args.precision, args.family,
+        entry = api.export(args.ckpt, args.name, args.out, args.precision, args.family,
                            args.description, args.eval, steps=args.steps,
                            sampler=args.sampler)
     except ValueError as e:
@@ -208,9 +181,6 @@ class _UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from laplace_codec.coding import bitstream
-    from laplace_codec import zoo  # light: no JAX
-
     parser = argparse.ArgumentParser(
         prog="laplace-codec", description="Learned image compression with laplace_codec.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -269,10 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from absl import logging as absl_logging
-
     absl_logging.set_verbosity(absl_logging.ERROR)
-    from laplace_codec.errors import LaplaceCodecError
 
     def show_warning(message, category, *rest, **kw):
         _log(f"laplace-codec: warning: {message}")

@@ -22,18 +22,26 @@ Files (``read_image``) follow the same rules, plus:
 - floating-point image files (Pillow mode "F", e.g. float TIFF) are refused: their range is
   unknown, so convert them to 8 or 16 bits first;
 - empty, truncated, unreadable or non-image files, directories, and images of more than
-  ``bitstream.MAX_PIXELS`` pixels are refused with an :class:`InputError` saying why.
+  ``MAX_PIXELS`` pixels are refused with an :class:`InputError` saying why.
 """
 
 from __future__ import annotations
 
+import glob as glob_lib
+import io
 import os
-import tempfile
 import warnings
 
 import numpy as np
+import skimage.data
+from PIL import Image, ImageOps, UnidentifiedImageError
 
+from laplace_codec.atomic import atomic_write
 from laplace_codec.errors import InputError
+
+MAX_PIXELS = 1 << 26  # 8192 x 8192 after padding; the file format refuses larger headers
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff",
+                              ".ppm", ".pgm", ".pnm", ".gif", ".avif", ".heic", ".jxl"})
 
 SAMPLE_IMAGES = ("astronaut", "chelsea", "coffee", "hubble_deep_field", "ihc",
                  "motorcycle_left", "motorcycle_right", "retina", "rocket")
@@ -79,8 +87,6 @@ def as_rgb_uint8(image) -> np.ndarray:
 
 def sample_image_path(name: str) -> str:
     """Path of one of scikit-image's bundled photographs (no download needed)."""
-    import skimage.data
-
     for ext in (".png", ".jpg"):
         path = os.path.join(skimage.data.data_dir, name + ext)
         if name in SAMPLE_IMAGES and os.path.exists(path):
@@ -93,8 +99,6 @@ def read_image(path: str) -> np.ndarray:
 
     ``sample:NAME`` reads one of scikit-image's bundled photographs (see SAMPLE_IMAGES).
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     if path.startswith("sample:"):
         path = sample_image_path(path[len("sample:"):])
     if not os.path.exists(path):
@@ -103,8 +107,6 @@ def read_image(path: str) -> np.ndarray:
         raise InputError(f"input is a directory, not an image: {path}")
     if os.path.getsize(path) == 0:
         raise InputError(f"input file is empty: {path}")
-    from laplace_codec.coding.bitstream import MAX_PIXELS
-
     try:
         with Image.open(path) as im:
             if im.size[0] * im.size[1] > MAX_PIXELS:
@@ -150,35 +152,8 @@ def center_crop(image: np.ndarray, size: int) -> np.ndarray:
     return image[top:top + size, left:left + size]
 
 
-def atomic_write(path: str, data: bytes) -> None:
-    """Writes ``data`` to ``path`` through a temporary file and a rename: never partial."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise InputError(f"cannot write {path}: No such file or directory {directory}")
-    if os.path.isdir(path):
-        raise InputError(f"cannot write {path}: it is a directory")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions of a new file
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_image(path: str, image: np.ndarray) -> None:
     """Writes uint8 RGB as PNG (or any format Pillow infers from the suffix), atomically."""
-    import io
-
-    from PIL import Image
-
     fmt = os.path.splitext(path)[1].lstrip(".").upper() or "PNG"
     fmt = {"JPG": "JPEG", "TIF": "TIFF"}.get(fmt, fmt)
     buf = io.BytesIO()
@@ -187,3 +162,30 @@ def write_image(path: str, image: np.ndarray) -> None:
     except (KeyError, ValueError) as e:
         raise InputError(f"cannot write {path}: unknown image format {fmt!r} ({e})") from None
     atomic_write(path, buf.getvalue())
+
+
+def image_files(patterns: str | list[str] | tuple[str, ...]) -> list[str]:
+    """Image files of one or more globs or folders (a string may list several, separated
+    by commas), sorted within each entry, without repeats; files whose extension is not an
+    image's (``IMAGE_EXTENSIONS``) are left out. Each entry must yield at least one image."""
+    if isinstance(patterns, str):
+        patterns = [p.strip() for p in patterns.split(",") if p.strip()]
+    if not patterns:
+        raise InputError("no image glob or folder given")
+    files, seen = [], set()
+    for pattern in patterns:
+        pattern = os.path.expanduser(pattern)
+        if os.path.isdir(pattern):
+            matches = [os.path.join(pattern, f) for f in os.listdir(pattern)]
+        else:
+            matches = glob_lib.glob(pattern, recursive=True)
+        found = sorted(f for f in matches if os.path.isfile(f)
+                       and os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS)
+        if not found:
+            raise InputError(f"no image files in {pattern!r} (a glob such as 'photos/*.png' "
+                             f"or a folder; extensions {', '.join(sorted(IMAGE_EXTENSIONS))})")
+        for f in found:
+            if f not in seen:
+                seen.add(f)
+                files.append(f)
+    return files

@@ -22,15 +22,12 @@ A zoo model is two files in ``laplace_codec/weights/`` (or in a directory listed
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import io
 import json
 import os
 
-import ml_collections
 import numpy as np
 
-from laplace_codec.errors import CheckpointError, InputError
+from laplace_codec.errors import CheckpointError
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
 DIRS_ENV = "LAPLACE_CODEC_MODELS"
@@ -124,10 +121,10 @@ def find(name: str) -> ZooModel:
 def params(name: str) -> dict:
     """The float32 parameter tree of the zoo model ``name`` (the weights its files are
     coded with), e.g. to start training from it (``train.init_from=NAME``)."""
-    return unpack(_read(find(name)))
+    return unpack(read(find(name)))
 
 
-def _read(entry: ZooModel) -> dict[str, np.ndarray]:
+def read(entry: ZooModel) -> dict[str, np.ndarray]:
     """Every array of ``entry``'s NAME.npz (weights and coding tables)."""
     try:
         with np.load(entry.weights) as f:
@@ -152,12 +149,9 @@ def _check_precision(precision: str) -> None:
 
 def pack(params, precision: str) -> dict[str, np.ndarray]:
     """Flat arrays storing ``params`` at ``precision`` (see the module docstring)."""
-    import jax
-
     _check_precision(precision)
     out = {}
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        key = "/".join(str(getattr(k, "key", k)) for k in path)
+    for key, leaf in _flatten(params):
         a = np.asarray(leaf, dtype=np.float32)
         small = a.size < QUANTIZED_MIN_SIZE or precision == "float32"
         if not small and precision == "int8" and _is_kernel(key):
@@ -170,6 +164,17 @@ def pack(params, precision: str) -> dict[str, np.ndarray]:
         else:
             out["f:" + key] = a
     return out
+
+
+def _flatten(tree, prefix: str = ""):
+    """(``"g_a/conv_0/kernel"``, array) for every leaf of a nested mapping of parameters."""
+    for name in sorted(tree):
+        value = tree[name]
+        key = f"{prefix}/{name}" if prefix else str(name)
+        if hasattr(value, "items"):
+            yield from _flatten(value, key)
+        else:
+            yield key, value
 
 
 def _is_kernel(key: str) -> bool:
@@ -197,128 +202,3 @@ def unpack(arrays) -> dict:
             node = node.setdefault(p, {})
         node[leaf] = value
     return params
-
-
-def load(name: str, steps: int | None = None, sampler: str | None = None):
-    """The :class:`~laplace_codec.coding.codec.Codec` of the zoo model ``name``."""
-    from laplace_codec.coding import codec as codec_lib
-    from laplace_codec.models import model as model_lib
-    from laplace_codec.coding.tables import CodingTables
-
-    entry = find(name)
-    arrays = _read(entry)
-    tables = CodingTables.from_dict({k[len("t:"):]: v for k, v in arrays.items()
-                                     if k.startswith("t:")})
-    config = ml_collections.ConfigDict(entry.meta["config"])
-    model = model_lib.from_config(config.model)
-    codec = codec_lib.Codec(model, unpack(arrays), tables, name, steps=steps, sampler=sampler)
-    if codec.model_hash.hex() != entry.model_hash:
-        raise CheckpointError(f"zoo model {name}: the weights in {entry.weights} do not give "
-                              f"the recorded model hash {entry.model_hash} (damaged or "
-                              f"replaced); reinstall the package")
-    return codec
-
-
-def _portable_path(path: str) -> str:
-    """``path`` relative to the working directory when it lies below it (a repository's
-    runs/...), so the description does not record one machine's folders; else absolute."""
-    relative = os.path.relpath(os.path.abspath(path))
-    return os.path.abspath(path) if relative.startswith("..") else relative
-
-
-def export(ckpt: str, name: str, out_dir: str = WEIGHTS_DIR, precision: str = "int8",
-           family: str | None = None, description: str = "", eval_glob: str | None = None,
-           progress: bool = True, steps: int | None = None,
-           sampler: str | None = None) -> ZooModel:
-    """Packs a trained checkpoint as the zoo model ``name`` in ``out_dir``.
-
-    The coding tables are rebuilt from the stored (expanded) weights, and with ``eval_glob``
-    (Kodak) the model's own figures are measured with real files from those weights and
-    recorded in ``NAME.json``. Both files are written atomically. ``steps`` and ``sampler``
-    (diffusion decoders only) replace the training config's decoding defaults: the exported
-    model compresses with them unless told otherwise, and its figures are measured with them.
-    """
-    from laplace_codec.training import checkpoint, data, loop as training
-    from laplace_codec.evaluation import evaluate as evaluation
-    from laplace_codec import images
-    from laplace_codec.coding import codec as codec_lib
-
-    if not name or any(c in name for c in "/\\:@ ") or len(name.encode()) > 255:
-        raise ValueError(f"zoo model name {name!r} must be non-empty, at most 255 bytes, "
-                         f"without '/', '\\', ':', '@' or spaces")
-    _check_precision(precision)  # before the checkpoint is read
-    paths = data.image_files(eval_glob) if eval_glob else []
-    source = checkpoint.load(ckpt)
-    model = checkpoint.model_of(source)
-    arrays = pack(source["params"], precision)
-    params = unpack(arrays)
-    tables = training.tables_for(model, params)
-    codec = codec_lib.Codec(model, params, tables, name, steps=steps, sampler=sampler)
-    config = source["config"]
-    if codec.diffusion:
-        config.model.diffusion.update(steps=codec.steps, sampler=codec.sampler)
-    train_glob = config.data.get("train_glob", "")
-    try:
-        train_images = len(data.image_files(train_glob)) if train_glob else None
-    except Exception:  # the data may not be on this machine any more
-        train_images = None
-    meta = dict(
-        meta_version=META_VERSION, name=name,
-        family=family or f"{model.entropy}-{model.decoder}",
-        description=description, entropy=model.entropy, decoder=model.decoder,
-        precision=precision, model_hash=codec.model_hash.hex(),
-        training=dict(lmbda=float(config.loss.lmbda), steps=int(source["step"]),
-                      batch_size=int(config.data.batch_size), crop=int(config.data.crop),
-                      data=train_glob or "scikit-image sample photographs",
-                      data_images=train_images, config_name=config.get("name", ""),
-                      checkpoint=_portable_path(source["directory"])),
-        exported=datetime.date.today().isoformat(),
-        config=json.loads(config.to_json()),
-    )
-    if eval_glob:
-        result = evaluation.evaluate_codec(codec, paths, progress=progress)
-        meta["eval"] = dict(data=eval_glob, images=len(paths),
-                            **{k: result["mean"][k] for k in
-                               ("bpp", "estimated_bpp", "psnr", "psnr_of_mean_mse",
-                                "ms_ssim", "lpips", "encode_s", "decode_s")})
-        if codec.diffusion:
-            meta["eval"].update(steps=codec.steps, sampler=codec.sampler)
-    os.makedirs(out_dir, exist_ok=True)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays, **{f"t:{k}": v for k, v in tables.to_dict().items()})
-    weights = os.path.join(out_dir, name + ".npz")
-    images.atomic_write(weights, buffer.getvalue())
-    meta["size_bytes"] = os.path.getsize(weights)
-    images.atomic_write(os.path.join(out_dir, name + ".json"),
-                        (json.dumps(meta, indent=1) + "\n").encode())
-    return ZooModel(name, weights, meta)
-
-
-def select_for_bpp(image: np.ndarray, target_bpp: float, family: str | None = None,
-                   seed: int = 0, steps: int | None = None, sampler: str | None = None):
-    """(codec, encoded) of the best model of ``family`` whose file of ``image`` fits in
-    ``target_bpp`` bits per pixel: models are tried from the highest rate down (smallest
-    lambda first, then the highest recorded bpp), and the first file that fits is kept.
-    ``steps`` and ``sampler`` apply to diffusion models, as in :func:`load`."""
-    if not (isinstance(target_bpp, (int, float)) and target_bpp > 0):
-        raise InputError(f"target bpp must be a positive number, got {target_bpp!r}")
-    if family is None:
-        family = find(default_name()).family
-    # The loss is D + lmbda * R: the smallest lmbda spends the most bits (best quality).
-    candidates = sorted((m for m in available().values() if m.family == family),
-                        key=lambda m: (m.lmbda, -m.meta.get("eval", {}).get("bpp", 0.0)))
-    if not candidates:
-        families = sorted({m.family for m in available().values()})
-        raise CheckpointError(f"no zoo model of family {family!r} is installed (families: "
-                              f"{', '.join(families) or 'none'})")
-    pixels = image.shape[0] * image.shape[1]
-    smallest = None
-    for m in candidates:
-        codec = load(m.name, steps, sampler)
-        encoded = codec.encode(image, seed=seed)
-        bpp = 8 * len(encoded.data) / pixels
-        if bpp <= target_bpp:
-            return codec, encoded
-        smallest = min(smallest or (bpp, m.name), (bpp, m.name))
-    raise InputError(f"no {family} model codes this image in {target_bpp} bpp; the smallest "
-                     f"file is {smallest[0]:.4f} bpp ({smallest[1]}); raise --target-bpp")

@@ -3,13 +3,14 @@
 import pytest
 
 from conftest import REPO, make_test_config
+from laplace_codec.training import config_files
 from tools import architecture
 from laplace_codec.models.entropy import laplacian as laplacian_entropy
 from laplace_codec.errors import InputError
 
 
 def test_readme_holds_the_current_figure():
-    config = architecture.load_config(str(REPO / "configs/cpu/laplacian.py"))
+    config = config_files.load_config(str(REPO / "configs/cpu/laplacian.py"))
     d = architecture.describe(config.model)
     command = "python -m tools.architecture --config=configs/cpu/laplacian.py"
     readme = (REPO / "README.md").read_text()

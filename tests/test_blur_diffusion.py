@@ -1,4 +1,4 @@
-"""The blurring-diffusion process against hand computations (DESIGN.md section 3)."""
+"""The blurring-diffusion process against hand computations (paper sections 3.1-3.3)."""
 
 import jax
 import jax.numpy as jnp

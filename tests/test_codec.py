@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import laplace_codec
+from laplace_codec.atomic import atomic_write
 from laplace_codec.coding import codec as codec_lib
 from laplace_codec.errors import CheckpointError, FormatError, InputError, ModelMismatchError
 
@@ -120,10 +121,9 @@ def test_image_file_claiming_huge_size_is_refused_before_decoding(tmp_path):
 def test_written_files_get_ordinary_permissions(tmp_path):
     import os
 
-    from laplace_codec import images
 
     path = tmp_path / "x.bin"
-    images.atomic_write(str(path), b"abc")
+    atomic_write(str(path), b"abc")
     umask = os.umask(0)
     os.umask(umask)
     assert path.read_bytes() == b"abc"

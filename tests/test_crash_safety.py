@@ -14,6 +14,7 @@ import time
 import pytest
 
 import laplace_codec
+from laplace_codec.atomic import atomic_write
 from laplace_codec.training import checkpoint
 from laplace_codec import images
 from laplace_codec.errors import CheckpointError
@@ -71,7 +72,7 @@ def test_an_interrupted_write_keeps_the_old_file_and_leaves_no_temporary(tmp_pat
 
     monkeypatch.setattr(os, "fsync", interrupted_fsync)
     with pytest.raises(KeyboardInterrupt):
-        images.atomic_write(str(path), b"new data " * 100000)
+        atomic_write(str(path), b"new data " * 100000)
     assert path.read_bytes() == b"old complete file"
     assert os.listdir(tmp_path) == ["x.lgc"]
 

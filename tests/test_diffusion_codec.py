@@ -91,7 +91,7 @@ def test_warm_start_copies_matching_weights(trained_workdir):
     model = model_lib.from_config(config.model)
     state = training.init_state(model, config, jax.random.PRNGKey(3))
     params, copied, fresh = training.warm_start(state["params"], trained_workdir)
-    source = checkpoint.load(trained_workdir)["params"]
+    source = checkpoint.load(trained_workdir).params
     np.testing.assert_array_equal(params["g_a"]["Down_0"]["Conv_0"]["kernel"],
                                   source["g_a"]["Down_0"]["Conv_0"]["kernel"])
     assert any(n.startswith("['z_prior']") for n in copied)

@@ -14,7 +14,7 @@ from tests.conftest import kodak_files, requires_kodak
 def test_actual_bits_within_one_percent_of_estimate_plus_header(fixture, request):
     """Over the set, file bits minus headers are within 1% of the model's -log2 likelihood;
     per image, the coder never costs 1% more than the model (it may cost less: the
-    Elias-gamma escape codes rare outliers more cheaply than the Gaussian tail prices them).
+    escape codes rare outliers more cheaply than the Gaussian tail prices them).
     """
     codec = request.getfixturevalue(fixture)
     header_bits = 8 * len(bitstream.pack(

@@ -10,7 +10,7 @@ import pytest
 
 from laplace_codec.coding import codec as codec_lib
 from laplace_codec.models.entropy import laplacian as le
-from laplace_codec.training import loop as training
+from laplace_codec.coding import tables
 from laplace_codec.models.entropy import window_attention as wa
 from laplace_codec.models.model import CompressionModel
 
@@ -179,7 +179,7 @@ def _random_codec(**options):
     variables = model.init({"params": jax.random.PRNGKey(0), "noise": jax.random.PRNGKey(1)},
                            jnp.zeros((1, 64, 64, 3)), train=True)
     params = variables["params"]
-    return codec_lib.Codec(model, params, training.tables_for(model, params), "random")
+    return codec_lib.Codec(model, params, tables.tables_for(model, params), "random")
 
 
 @pytest.mark.parametrize("options", VARIANTS, ids=_ids)

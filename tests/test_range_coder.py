@@ -1,4 +1,5 @@
-"""Range coding through tensorflow-compression-ops, including the Elias-gamma escape."""
+"""Range coding through tensorflow-compression-ops, including our bounded escape (the
+coder's own Elias-gamma escape is not used)."""
 
 import numpy as np
 import pytest

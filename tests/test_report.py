@@ -1,10 +1,10 @@
-"""Comparison tables of evaluated models (laplace_codec.evaluation.report)."""
+"""Comparison tables of evaluated models (tools.report)."""
 
 import json
 
 import pytest
 
-from laplace_codec.evaluation import report
+from tools import report
 from laplace_codec.errors import InputError
 
 

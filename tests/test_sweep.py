@@ -3,6 +3,7 @@
 import ml_collections
 import pytest
 
+from laplace_codec.errors import InputError
 from laplace_codec.training import sweep
 from tests.conftest import REPO
 
@@ -47,7 +48,7 @@ def test_the_zoo_sweep_names_points_and_fine_tunes_from_the_base():
     assert "--config.train.init_from=runs/zoo/hyperprior-mse-0.01" in cmds[1]
     assert "--config.loss.lmbda=0.005" in cmds[1]
     assert not any(a.startswith("--config.train.init_from") for a in cmds[0])
-    with pytest.raises(SystemExit, match="no point's name contains 'nope'"):
+    with pytest.raises(InputError, match="no point's name contains 'nope'"):
         sweep.commands(str(REPO / "configs/sweeps/zoo.py"), "runs/zoo", [], only="nope")
 
 

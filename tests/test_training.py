@@ -6,6 +6,7 @@ import jax
 import numpy as np
 
 import laplace_codec
+from laplace_codec import api
 from laplace_codec.training import data, loop as training
 from tests.conftest import make_test_config
 
@@ -77,8 +78,8 @@ def test_frozen_modules_keep_their_weights_and_others_train(tmp_path):
     config.train.init_from = source
     config.train.freeze = "g_a,h_a,z_prior"
     training.train_and_evaluate(config, str(tmp_path / "frozen"))
-    before = laplace_codec.training.checkpoint.load(source)["params"]
-    after = laplace_codec.training.checkpoint.load(str(tmp_path / "frozen"))["params"]
+    before = laplace_codec.training.checkpoint.load(source).params
+    after = laplace_codec.training.checkpoint.load(str(tmp_path / "frozen")).params
     for name in ("g_a", "h_a", "z_prior"):
         for a, b in zip(jax.tree_util.tree_leaves(before[name]),
                         jax.tree_util.tree_leaves(after[name])):
@@ -107,7 +108,7 @@ def test_init_from_a_bundled_model_copies_its_stored_weights(tmp_path, monkeypat
     source = str(tmp_path / "source")
     config = _tiny_config(1)
     training.train_and_evaluate(config, source)
-    zoo.export(source, "tiny-zoo", out_dir=str(tmp_path / "models"), progress=False)
+    api.export(source, "tiny-zoo", out_dir=str(tmp_path / "models"), progress=False)
     monkeypatch.setenv(zoo.DIRS_ENV, str(tmp_path / "models"))
     monkeypatch.chdir(tmp_path)  # no folder named tiny-zoo here
     state = training.init_state(model_lib.from_config(config.model), config,
@@ -117,7 +118,7 @@ def test_init_from_a_bundled_model_copies_its_stored_weights(tmp_path, monkeypat
     stored = jax.tree_util.tree_leaves(zoo.params("tiny-zoo"))
     for a, b in zip(jax.tree_util.tree_leaves(params), stored):
         np.testing.assert_array_equal(np.asarray(a), b)
-    trained = jax.tree_util.tree_leaves(laplace_codec.training.checkpoint.load(source)["params"])
+    trained = jax.tree_util.tree_leaves(laplace_codec.training.checkpoint.load(source).params)
     assert any(not np.array_equal(a, b) for a, b in zip(stored, trained))  # int8 kernels
     with pytest.raises(ValueError, match="neither a checkpoint folder nor a bundled model: "
                                          "no zoo model named 'no-such-model' .installed: .*"
@@ -133,7 +134,7 @@ def test_training_logs_no_tensorflow_cuda_noise(tmp_path):
     import sys
 
     program = ("import jax\n"
-               "from laplace_codec import training\n"
+               "from laplace_codec.training import loop as training\n"
                "from tests.test_training import _tiny_config\n"
                f"training.train_and_evaluate(_tiny_config(1), {str(tmp_path)!r})\n")
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from laplace_codec import zoo
+from laplace_codec import api, zoo
 from laplace_codec.errors import CheckpointError, InputError
 
 
@@ -15,9 +15,9 @@ from laplace_codec.errors import CheckpointError, InputError
 def zoo_dir(tmp_path_factory, trained_workdir, trained_laplacian_workdir):
     """Two exported test models of one family (int8), and the hyperprior also as float32."""
     out = str(tmp_path_factory.mktemp("zoo"))
-    zoo.export(trained_workdir, "hp", out, "int8", family="test", progress=False)
-    zoo.export(trained_laplacian_workdir, "lap", out, "int8", family="test", progress=False)
-    zoo.export(trained_workdir, "hp32", out, "float32", family="exact", progress=False)
+    api.export(trained_workdir, "hp", out, "int8", family="test", progress=False)
+    api.export(trained_laplacian_workdir, "lap", out, "int8", family="test", progress=False)
+    api.export(trained_workdir, "hp32", out, "float32", family="exact", progress=False)
     return out
 
 
@@ -53,7 +53,7 @@ def test_int8_storage_is_per_channel_and_within_half_a_step():
 def test_float32_export_is_the_checkpoint_model(zoo_dir, codec, monkeypatch):
     """Stored weights and rebuilt tables reproduce the checkpoint exactly: same model hash."""
     monkeypatch.setenv(zoo.DIRS_ENV, zoo_dir)
-    assert zoo.load("hp32").model_hash == codec.model_hash
+    assert api.load_bundled("hp32").model_hash == codec.model_hash
 
 
 def test_zoo_round_trip_is_exact_and_matches_the_recorded_hash(installed, photo):
@@ -63,7 +63,7 @@ def test_zoo_round_trip_is_exact_and_matches_the_recorded_hash(installed, photo)
     writer = laplace_codec.load("lap")  # a zoo name works wherever a checkpoint path does
     assert writer.model_hash.hex() == entry.model_hash
     encoded = writer.encode(photo[:200, :300])
-    reader = zoo.load("lap")  # a second, independent load decodes the file
+    reader = api.load_bundled("lap")  # a second, independent load decodes the file
     x1 = reader.decompress(encoded.data)
     x2 = writer.reconstruct(encoded.y_hat, 200, 300)
     np.testing.assert_array_equal(x1, x2)
@@ -83,7 +83,7 @@ def test_damaged_weights_are_refused(zoo_dir, tmp_path, monkeypatch):
     np.savez(tmp_path / "hp.npz", **arrays)
     monkeypatch.setenv(zoo.DIRS_ENV, str(tmp_path))
     with pytest.raises(CheckpointError, match="recorded model hash"):
-        zoo.load("hp")
+        api.load_bundled("hp")
 
 
 def test_unknown_names_and_bad_exports_are_refused(installed, trained_workdir, tmp_path):
@@ -92,9 +92,9 @@ def test_unknown_names_and_bad_exports_are_refused(installed, trained_workdir, t
     installed_names = str(e.value).split("installed: ")[1].split(")")[0].split(", ")
     assert {"hp", "hp32", "lap"} <= set(installed_names)  # the names to choose from
     with pytest.raises(ValueError, match="without '/'"):
-        zoo.export(trained_workdir, "a/b", str(tmp_path))
+        api.export(trained_workdir, "a/b", str(tmp_path))
     with pytest.raises(ValueError, match="unknown precision"):
-        zoo.export(trained_workdir, "x", str(tmp_path), precision="int4")
+        api.export(trained_workdir, "x", str(tmp_path), precision="int4")
     assert not os.listdir(tmp_path)  # nothing written
 
 
@@ -102,19 +102,19 @@ def test_target_bpp_keeps_the_first_model_that_fits(installed, photo):
     image = photo[:256, :256]
     bpp = {}
     for name in ("hp", "lap"):
-        bpp[name] = 8 * len(zoo.load(name).encode(image).data) / (256 * 256)
+        bpp[name] = 8 * len(api.load_bundled(name).encode(image).data) / (256 * 256)
     order = sorted(["hp", "lap"], key=lambda n: (zoo.find(n).lmbda,
                                                  -zoo.find(n).meta.get("eval", {}).get("bpp", 0)))
     first, second = order
-    codec, encoded = zoo.select_for_bpp(image, max(bpp.values()) + 0.01, family="test")
+    codec, encoded = api.select_for_bpp(image, max(bpp.values()) + 0.01, family="test")
     assert codec.name == first
     if bpp[second] < bpp[first]:
-        codec, encoded = zoo.select_for_bpp(image, (bpp[first] + bpp[second]) / 2, "test")
+        codec, encoded = api.select_for_bpp(image, (bpp[first] + bpp[second]) / 2, "test")
         assert codec.name == second and 8 * len(encoded.data) / 256 ** 2 == bpp[second]
     with pytest.raises(InputError, match=f"smallest file is {min(bpp.values()):.4f} bpp"):
-        zoo.select_for_bpp(image, min(bpp.values()) / 2, family="test")
+        api.select_for_bpp(image, min(bpp.values()) / 2, family="test")
     with pytest.raises(CheckpointError, match="no zoo model of family 'other'"):
-        zoo.select_for_bpp(image, 1.0, family="other")
+        api.select_for_bpp(image, 1.0, family="other")
 
 
 def test_cli_default_model_and_decoding_by_hash(installed, tmp_path, capsys):
@@ -195,12 +195,12 @@ def test_export_sets_a_diffusion_models_default_sampling(trained_diffusion_workd
     steps = diffusion_codec.steps + 1
     sampler = "ancestral" if diffusion_codec.sampler == "ddim" else "ddim"
     out = str(tmp_path / "models")
-    entry = zoo.export(trained_diffusion_workdir, "diff", out, steps=steps, sampler=sampler,
+    entry = api.export(trained_diffusion_workdir, "diff", out, steps=steps, sampler=sampler,
                        progress=False)
     assert entry.meta["config"]["model"]["diffusion"]["steps"] == steps
     assert entry.meta["config"]["model"]["diffusion"]["sampler"] == sampler
     monkeypatch.setenv(zoo.DIRS_ENV, out)
-    loaded = zoo.load("diff")
+    loaded = api.load_bundled("diff")
     assert (loaded.steps, loaded.sampler) == (steps, sampler)
     from laplace_codec import cli
 
@@ -209,5 +209,5 @@ def test_export_sets_a_diffusion_models_default_sampling(trained_diffusion_workd
     assert f"diffusion ({steps} {sampler})" in row
     assert laplace_codec.load(trained_diffusion_workdir).steps == diffusion_codec.steps  # as was
     with pytest.raises(ValueError, match="MSE decoder"):
-        zoo.export(trained_workdir, "mse", str(tmp_path / "mse"), steps=5, progress=False)
+        api.export(trained_workdir, "mse", str(tmp_path / "mse"), steps=5, progress=False)
     assert not os.path.exists(tmp_path / "mse")

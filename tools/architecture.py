@@ -21,8 +21,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from laplace_codec.models import model as model_lib
+from laplace_codec.atomic import atomic_write
 from laplace_codec.errors import InputError
+from laplace_codec.models import model as model_lib
+from laplace_codec.training import config_files
 
 README_BEGIN = "<!-- architecture: begin -->"
 README_END = "<!-- architecture: end -->"
@@ -72,12 +74,14 @@ def describe(model_config: ml_collections.ConfigDict, height: int = 512,
     model = model_lib.from_config(model_config)
     x = jnp.zeros((1, height, width, 3), jnp.float32)
     rngs = {"params": jax.random.PRNGKey(0), "noise": jax.random.PRNGKey(1)}
-    train = model.decoder == "diffusion"  # its forward runs phi only in training
+    # A diffusion decoder (phi, conditioned on the g_s pyramid, samples the image) runs phi
+    # in the training forward only.
+    diffusion = train = model_lib.decoder_for(model).samples
     out, variables = jax.eval_shape(lambda: model.init_with_output(
         rngs, x, train=train, capture_intermediates=True))
     params, inter = variables["params"], variables["intermediates"]
     flow = FLOW
-    if model.decoder == "diffusion":  # g_s gives phi's condition, phi the image
+    if diffusion:  # g_s gives phi's condition, phi the image
         flow = tuple(e for e in FLOW if e[1] != "g_s") + DIFFUSION_FLOW
     named = {m for _, m, _ in flow}
     missing = sorted(set(params) - named)
@@ -88,7 +92,7 @@ def describe(model_config: ml_collections.ConfigDict, height: int = 512,
                "hyper": _shape(inter["h_s"]["__call__"][0]), "y_hat": _shape(out["y_hat"])}
     tensors["z_hat"] = tensors["z"]
     tensors["x_hat"] = tensors["x"]
-    if model.decoder == "diffusion":
+    if diffusion:
         tensors["pyramid"] = ", ".join(_shape(a) for a in inter["g_s"]["__call__"][0])
     modules = {name: {"class": type(getattr(model.bind(variables), name)).__name__,
                       "params": _count(params[name])} for name in params}
@@ -159,36 +163,17 @@ def replace_in(text: str, block: str) -> str:
     return pattern.sub(lambda _: block, text)
 
 
-def load_config(path: str) -> ml_collections.ConfigDict:
-    """``get_config()`` of a config file (run from the repository root, as train.py is)."""
-    import importlib.util
-    import os
-    import sys
-
-    if not os.path.isfile(path):
-        raise InputError(f"config file not found: {path}")
-    sys.path.insert(0, os.getcwd())  # config files import the configs package
-    try:
-        spec = importlib.util.spec_from_file_location("architecture_config", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.pop(0)
-    return module.get_config()
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default="configs/cpu/laplacian.py")
     parser.add_argument("--readme", help="rewrite the figure in this README in place")
     args = parser.parse_args(argv)
-    config = load_config(args.config)
+    config = config_files.load_config(args.config)
     d = describe(config.model)
     command = f"python -m tools.architecture --config={args.config}"
     if args.readme:
         with open(args.readme) as f:
             text = f.read()
-        from laplace_codec.images import atomic_write
 
         atomic_write(args.readme, replace_in(text, readme_block(d, command)).encode())
     else:

@@ -25,16 +25,16 @@ import types
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import special
 
-from laplace_codec.coding import bitstream, tf_backend, tiling
-from laplace_codec.training import checkpoint
 from laplace_codec import images
-from laplace_codec.models.entropy import gaussian_conditional as gc
-from laplace_codec.models import model as model_lib
-from laplace_codec.errors import CheckpointError, FormatError, ModelMismatchError
+from laplace_codec.coding import bitstream, tf_backend, tiling
 from laplace_codec.coding.range_coder import Decoder, Encoder
 from laplace_codec.coding.tables import CodingTables
+from laplace_codec.errors import CheckpointError, FormatError, ModelMismatchError
+from laplace_codec.models import model as model_lib
+from laplace_codec.models.decoders.kinds import kind_of_sampler
+from laplace_codec.models.entropy import gaussian_conditional as gc
+from laplace_codec.models.entropy.base import LIKELIHOOD_BOUND
 
 _CACHE_ENV = "LAPLACE_CODEC_CACHE"
 
@@ -121,11 +121,10 @@ class Codec:
     def __init__(self, model: model_lib.CompressionModel, params, tables: CodingTables | None,
                  name: str, steps: int | None = None, sampler: str | None = None):
         self.model, self.name = model, name
-        self.diffusion = model.decoder == "diffusion"
-        if self.diffusion:
-            self.steps = model_lib.diffusion_option(model, "steps")
-            self.sampler = model_lib.diffusion_option(model, "sampler")
-        if self.diffusion or steps is not None or sampler is not None:
+        self.decoder_kind = model_lib.decoder_for(model)
+        # The sampling settings of new files (None: the decoder does not sample).
+        self.steps, self.sampler = self.decoder_kind.steps, self.decoder_kind.sampler
+        if self.decoder_kind.samples or steps is not None or sampler is not None:
             self.set_sampling(steps, sampler)
         self.params = {"params": jax.tree_util.tree_map(jnp.asarray, params)}
         self.tables = tables
@@ -138,16 +137,16 @@ class Codec:
         fns = _compiled(model)
         self._analyze, self._hyper, self._step = fns.analyze, fns.hyper, fns.step
         self._z_lik, self._g_a, self._h_a = fns.z_lik, fns.g_a, fns.h_a
-        if self.diffusion:
-            self._sample = fns.sample
-        else:
-            self._synth = fns.synth
+        self._sample, self._synth = fns.sample, fns.synth
+
+    @property
+    def diffusion(self) -> bool:
+        """Whether the decoder samples its image (a diffusion decoder)."""
+        return self.decoder_kind.samples
 
     def set_sampling(self, steps: int | None = None, sampler: str | None = None) -> None:
         """Diffusion decoders: the steps and sampler that ``encode`` records in new files."""
-        if not self.diffusion:
-            raise ValueError(f"model {self.name} has an MSE decoder: sampling steps and "
-                             f"samplers apply to diffusion decoders only")
+        self.decoder_kind.require_sampling(self.name)
         self.steps = _check_steps(self.steps if steps is None else steps)
         self.sampler = _check_sampler(self.sampler if sampler is None else sampler)
 
@@ -215,10 +214,8 @@ class Codec:
                        coding, tuple(step_bits))
 
     def _decoder_fields(self, seed: int) -> dict:
-        if not self.diffusion:
-            return {}
-        return dict(decoder_seed=seed, decoder_steps=self.steps,
-                    decoder_sampler=bitstream.SAMPLERS.index(self.sampler))
+        return self.decoder_kind.header_fields(seed, self.steps, self.sampler,
+                                               bitstream.SAMPLERS)
 
     def compress(self, image) -> bytes:
         """Compresses a uint8 RGB image (H, W, 3) of any size into the bytes of a .lgc file."""
@@ -240,13 +237,12 @@ class Codec:
         tables = self._require_tables()
         header, streams = bitstream.unpack(data)
         self.check_model(header)
-        if self.diffusion != (header.decoder_sampler != 0):
+        if not isinstance(self.decoder_kind, kind_of_sampler(header.sampler)):
             raise FormatError("header is inconsistent with the model: sampler fields "
                               f"{header.sampler!r} for a model with a "
-                              f"{'diffusion' if self.diffusion else 'MSE'} decoder")
-        if not self.diffusion and (steps is not None or sampler is not None):
-            raise ValueError(f"model {self.name} has an MSE decoder: sampling steps and "
-                             f"samplers apply to diffusion decoders only")
+                              f"{self.decoder_kind.label} decoder")
+        if steps is not None or sampler is not None:
+            self.decoder_kind.require_sampling(self.name)
         hp, wp = header.height + header.pad_h, header.width + header.pad_w
         mult = model_lib.PAD_MULTIPLE
         if hp % mult or wp % mult or header.pad_h >= mult or header.pad_w >= mult:
@@ -287,9 +283,9 @@ class Codec:
             raise FormatError("decoded symbols do not match the file's checksum: the decoder "
                               "went out of sync (wrong tables or weights, or a damaged file)")
         t0 = time.perf_counter()
-        if self.diffusion:
-            steps = header.decoder_steps if steps is None else steps
-            sampler = header.sampler if sampler is None else sampler
+        # The file's sampling unless overridden (an MSE file: 0 steps, sampler "none", unused).
+        steps = header.decoder_steps if steps is None else steps
+        sampler = header.sampler if sampler is None else sampler
         image = self.reconstruct(y_hat, header.height, header.width, header.decoder_seed,
                                  steps, sampler)
         network += time.perf_counter() - t0
@@ -298,15 +294,16 @@ class Codec:
     def reconstruct(self, y_hat: np.ndarray, height: int, width: int, seed: int = 0,
                     steps: int | None = None, sampler: str | None = None) -> np.ndarray:
         """The decoder's image for a quantized latent, cropped to (height, width); diffusion
-        decoders sample with (seed, steps, sampler), defaulting to the codec's settings."""
-        if self.diffusion:
+        decoders sample with (seed, steps, sampler), defaulting to the codec's settings; an
+        MSE decoder's g_s runs in tiles on large images (``_synthesize``)."""
+        if self.decoder_kind.samples:
             steps = _check_steps(self.steps if steps is None else steps)
             sampler = _check_sampler(self.sampler if sampler is None else sampler)
             x_hat = np.asarray(self._sample(self.params, jnp.asarray(y_hat), seed, steps,
                                             sampler))[0]
         else:
             x_hat = self._synthesize(y_hat)[0]
-        x_hat = np.clip(np.round((x_hat + 1.0) * 127.5), 0, 255).astype(np.uint8)
+        x_hat = model_lib.to_uint8(x_hat).astype(np.uint8)
         return x_hat[:height, :width]
 
     def _synthesize(self, y_hat: np.ndarray) -> np.ndarray:
@@ -320,7 +317,7 @@ class Codec:
 
     def _analysis(self, xp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(y, z) of a padded uint8 image; g_a in tiles above ``analysis_tile_pixels``."""
-        x = jnp.asarray(xp[None], jnp.float32) / 127.5 - 1.0
+        x = model_lib.from_uint8(jnp.asarray(xp[None]))
         limit = self.analysis_tile_pixels
         if limit is None or xp.shape[0] * xp.shape[1] <= limit:
             y, z = self._analyze(self.params, x)
@@ -369,29 +366,4 @@ def _select(params, step):
 
 
 def _gaussian_bits(v: np.ndarray, sigma: np.ndarray) -> float:
-    s = np.clip(sigma.astype(np.float64), gc.SCALE_MIN, gc.SCALE_MAX)
-    a = np.abs(v.astype(np.float64))
-    p = special.ndtr((0.5 - a) / s) - special.ndtr((-0.5 - a) / s)
-    return float(-np.log2(np.maximum(p, gc.LIKELIHOOD_BOUND)).sum())
-
-
-def load(path: str, name: str | None = None, steps: int | None = None,
-         sampler: str | None = None) -> Codec:
-    """Loads a trained codec from a checkpoint (a training workdir or one of its steps) or,
-    when ``path`` is not a file system path, the bundled zoo model of that name
-    (``laplace-codec models`` lists them); ``steps`` and ``sampler`` set a diffusion
-    decoder's defaults for the files it writes."""
-    from laplace_codec import zoo
-
-    if not os.path.exists(os.path.expanduser(path)):
-        if path in zoo.available():
-            return zoo.load(path, steps=steps, sampler=sampler)
-        raise CheckpointError(f"checkpoint directory not found: {os.path.abspath(path)} (nor "
-                              f"is {path!r} an installed zoo model: `laplace-codec models` "
-                              f"lists them)")
-    ckpt = checkpoint.load(path)
-    config = ckpt["config"]
-    model = checkpoint.model_of(ckpt)
-    tables = CodingTables.from_dict(ckpt["tables"]) if ckpt["tables"] is not None else None
-    return Codec(model, ckpt["params"], tables, name or config.get("name", "laplace_codec"),
-                 steps=steps, sampler=sampler)
+    return float(-np.log2(np.maximum(gc.mass(v, sigma), LIKELIHOOD_BOUND)).sum())

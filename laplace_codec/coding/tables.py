@@ -6,21 +6,25 @@ desynchronise the range decoder. ``CodingTables`` holds
 - ``y_*``: one row per table scale of the Gaussian conditional, with the float32 bin
   edges that map a predicted sigma to its row.
 A row codes the integer ``v`` as symbol ``v + offset[row]``; anything outside the row's
-support goes through the range coder's Elias-gamma escape.
+support is coded as the row's escape symbol followed by its value (``range_coder.py``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from typing import Callable
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from scipy import special
 
-from laplace_codec.models.entropy import gaussian_conditional as gc
 from laplace_codec.coding import range_coder
 from laplace_codec.errors import CheckpointError
+from laplace_codec.models import model as model_lib
+from laplace_codec.models.entropy import gaussian_conditional as gc
 
 TAIL_MASS = 1e-6
 Z_SEARCH_RANGE = 2048
@@ -77,7 +81,7 @@ def gaussian_rows(scales: np.ndarray, tail_mass: float = TAIL_MASS):
     for s in scales:
         half = int(np.ceil(s * special.ndtri(1 - tail_mass / 2)))
         k = np.arange(-half, half + 1, dtype=np.float64)
-        pmf = special.ndtr((k + 0.5) / s) - special.ndtr((k - 0.5) / s)
+        pmf = gc.mass(k, s)
         pmf = np.append(pmf, max(1.0 - pmf.sum(), tail_mass))
         cdfs.append(range_coder.quantized_cdf(pmf))
         offsets.append(half)
@@ -120,3 +124,15 @@ def build_tables(logits_cdf: Callable[[np.ndarray], np.ndarray], z_channels: int
         z_lookup=range_coder.make_lookup(z_cdfs), z_offset=z_offset,
         y_lookup=range_coder.make_lookup(y_cdfs), y_offset=y_offset,
         scale_edges=gc.scale_bin_edges(scales))
+
+
+@functools.cache
+def _logits_fn(model: model_lib.CompressionModel):
+    return jax.jit(lambda p, v: model.apply({"params": p}, v, method=model.z_logits_cdf))
+
+
+def tables_for(model: model_lib.CompressionModel, params) -> CodingTables:
+    """The coding tables of a model's trained parameters (built once, then stored with the
+    weights: in the checkpoint at every save, and in a bundled model's file)."""
+    logits = _logits_fn(model)
+    return build_tables(lambda v: np.asarray(logits(params, jnp.asarray(v))), model.N)

@@ -15,7 +15,7 @@ def tf():
     # JAX sets this to 1 on import, which lets TensorFlow print CUDA-plugin registration
     # errors on every start; they are noise here (TF runs on the CPU only).
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = os.environ.get("LAPLACE_CODEC_TF_LOG_LEVEL", "3")
-    import tensorflow
+    import tensorflow  # 4 s to import: only the range coder and MS-SSIM pay for it
 
     tensorflow.config.set_visible_devices([], "GPU")
     return tensorflow
@@ -24,6 +24,6 @@ def tf():
 @functools.cache
 def compression_ops():
     tf()
-    import tensorflow_compression_ops
+    import tensorflow_compression_ops  # needs TensorFlow imported first (above)
 
     return tensorflow_compression_ops

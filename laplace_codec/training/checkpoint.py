@@ -11,33 +11,54 @@ workdir, its ``checkpoints`` folder, or one step folder.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
+import shutil
 import warnings
 
+import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import orbax.checkpoint as ocp
 
 from laplace_codec.errors import CheckpointError
+from laplace_codec.models import model as model_lib
 
 ITEMS = ("state", "tables", "config")
 
 
-def _ocp():
-    import orbax.checkpoint as ocp
+@dataclasses.dataclass(frozen=True)
+class Checkpoint:
+    """One restored checkpoint step: what :func:`load` returns."""
 
-    return ocp
+    params: dict  # the EMA of the weights when the run kept one (the tables are built from it)
+    tables: dict | None  # integer coding tables (CodingTables.to_dict()), None if not built
+    config: ml_collections.ConfigDict
+    step: int
+    directory: str  # the step folder
+
+    def model(self, check_tables: bool = True):
+        """The model of the config, verified against the weights (and, with
+        ``check_tables``, the coding tables: off while they are being rebuilt)."""
+        try:
+            model = model_lib.from_config(self.config.model)
+        except (ValueError, AttributeError, KeyError, TypeError) as e:
+            raise CheckpointError(f"checkpoint {self.directory} has an unusable model config: "
+                                  f"{e}") from None
+        verify_params(model, self.params, self.tables if check_tables else None,
+                      self.directory)
+        return model
 
 
 def manager(directory: str, max_to_keep: int | None = None, create: bool = True):
-    ocp = _ocp()
     options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=create)
     return ocp.CheckpointManager(os.path.abspath(directory), item_names=ITEMS, options=options)
 
 
 def save(mngr, step: int, state, tables: dict, config: ml_collections.ConfigDict) -> None:
-    ocp = _ocp()
     mngr.save(step, args=ocp.args.Composite(
         state=ocp.args.StandardSave(state),
         tables=ocp.args.StandardSave(tables),
@@ -45,7 +66,6 @@ def save(mngr, step: int, state, tables: dict, config: ml_collections.ConfigDict
 
 
 def restore_state(mngr, step: int, target):
-    ocp = _ocp()
     return mngr.restore(step, args=ocp.args.Composite(
         state=ocp.args.StandardRestore(target)))["state"]
 
@@ -68,15 +88,13 @@ def resolve(path: str) -> tuple[str, int]:
     return path, steps[-1]
 
 
-def load(path: str) -> dict:
-    """Restores ``{"params", "tables" (or None), "config", "step", "directory"}``; ``params``
-    are the EMA of the weights when the run kept one (the tables are built from them)."""
+def load(path: str) -> Checkpoint:
+    """Restores the checkpoint at ``path`` (a workdir, its ``checkpoints`` folder or a step)."""
     directory, step = resolve(path)
     step_dir = os.path.join(directory, str(step))
     for item in ("state", "config"):
         if not os.path.isdir(os.path.join(step_dir, item)):
             raise CheckpointError(f"checkpoint {step_dir} is incomplete: no '{item}' item")
-    ocp = _ocp()
     item = "config"
     try:
         with open(os.path.join(step_dir, "config", "metadata")) as f:
@@ -97,9 +115,8 @@ def load(path: str) -> dict:
         raise CheckpointError(f"checkpoint {step_dir} holds no model parameters")
     if tables is not None:
         tables = {k: np.asarray(v) for k, v in tables.items()}
-    return dict(params=state.get("ema_params", state["params"]), tables=tables,
-                config=ml_collections.ConfigDict(config), step=step,
-                directory=step_dir)
+    return Checkpoint(params=state.get("ema_params", state["params"]), tables=tables,
+                      config=ml_collections.ConfigDict(config), step=step, directory=step_dir)
 
 
 def _first_line(e: Exception) -> str:
@@ -110,11 +127,8 @@ def _first_line(e: Exception) -> str:
 
 def save_tables(path: str, tables: dict) -> None:
     """Adds (or replaces) the coding tables of an existing checkpoint step."""
-    import shutil
-
     directory, step = resolve(path)
     step_dir = os.path.join(directory, str(step))
-    ocp = _ocp()
     tmp = os.path.join(step_dir, ".tables-tmp")
     if os.path.exists(tmp):
         shutil.rmtree(tmp)
@@ -126,19 +140,6 @@ def save_tables(path: str, tables: dict) -> None:
     os.replace(tmp, final)
 
 
-def model_of(ckpt: dict):
-    """The model of a loaded checkpoint's config, verified against its weights and tables."""
-    from laplace_codec.models import model as model_lib
-
-    try:
-        model = model_lib.from_config(ckpt["config"].model)
-    except (ValueError, AttributeError, KeyError, TypeError) as e:
-        raise CheckpointError(f"checkpoint {ckpt['directory']} has an unusable model config: "
-                              f"{e}") from None
-    verify_params(model, ckpt["params"], ckpt["tables"], ckpt["directory"])
-    return model
-
-
 def verify_params(model, params, tables, where: str) -> None:
     """Refuses weights (and coding tables) that do not fit ``model``, naming the difference.
 
@@ -146,9 +147,6 @@ def verify_params(model, params, tables, where: str) -> None:
     a config whose sizes or entropy model differ from the weights' is caught here with a
     :class:`CheckpointError`, not later inside Flax.
     """
-    import jax
-    import jax.numpy as jnp
-
     def init():
         key = jax.random.PRNGKey(0)
         return model.init({"params": key, "noise": key}, jnp.zeros((1, 128, 128, 3)),

@@ -16,52 +16,18 @@ swamp them by their number.
 
 from __future__ import annotations
 
-import glob as glob_lib
-import os
-
 import ml_collections
 import numpy as np
+from PIL import Image
 
 from laplace_codec import images
 from laplace_codec.coding import tf_backend
-from laplace_codec.errors import InputError
-
-
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff",
-                              ".ppm", ".pgm", ".pnm", ".gif", ".avif", ".heic", ".jxl"})
-
-
-def image_files(patterns: str | list[str] | tuple[str, ...]) -> list[str]:
-    """Image files of one or more globs or folders (a string may list several, separated
-    by commas), sorted within each entry, without repeats; files whose extension is not an
-    image's (``IMAGE_EXTENSIONS``) are left out. Each entry must yield at least one image."""
-    if isinstance(patterns, str):
-        patterns = [p.strip() for p in patterns.split(",") if p.strip()]
-    if not patterns:
-        raise InputError("no image glob or folder given")
-    files, seen = [], set()
-    for pattern in patterns:
-        pattern = os.path.expanduser(pattern)
-        if os.path.isdir(pattern):
-            matches = [os.path.join(pattern, f) for f in os.listdir(pattern)]
-        else:
-            matches = glob_lib.glob(pattern, recursive=True)
-        found = sorted(f for f in matches if os.path.isfile(f)
-                       and os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS)
-        if not found:
-            raise InputError(f"no image files in {pattern!r} (a glob such as 'photos/*.png' "
-                             f"or a folder; extensions {', '.join(sorted(IMAGE_EXTENSIONS))})")
-        for f in found:
-            if f not in seen:
-                seen.add(f)
-                files.append(f)
-    return files
 
 
 def load_images(config: ml_collections.ConfigDict) -> list[np.ndarray]:
     """All training images as uint8 RGB arrays, each at least ``crop`` on both sides."""
     if config.train_glob:
-        paths = image_files(config.train_glob)
+        paths = images.image_files(config.train_glob)
     else:
         paths = [images.sample_image_path(n) for n in images.SAMPLE_IMAGES]
     out = []
@@ -69,7 +35,6 @@ def load_images(config: ml_collections.ConfigDict) -> list[np.ndarray]:
         x = images.read_image(path)
         short = min(x.shape[:2])
         if short < config.crop:  # upscale small images so that any crop fits
-            from PIL import Image
 
             scale = config.crop / short
             size = (max(config.crop, round(x.shape[1] * scale)),

@@ -24,7 +24,7 @@ counted; after ``optim.max_nonfinite`` such steps the run stops with a message.
 
 from __future__ import annotations
 
-import functools
+import json
 import os
 import time
 
@@ -33,13 +33,17 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
-from laplace_codec.models.decoders import blur_diffusion
-from laplace_codec.training import checkpoint, data
-from laplace_codec.models import model as model_lib
+from laplace_codec import images as images_lib
+from laplace_codec import zoo
+from laplace_codec.coding import tf_backend
+from laplace_codec.coding.tables import tables_for
 from laplace_codec.errors import CheckpointError
-from laplace_codec.coding.tables import CodingTables, build_tables
+from laplace_codec.models import model as model_lib
+from laplace_codec.training import checkpoint, data
 
 
 def learning_rate_schedule(optim: ml_collections.ConfigDict, num_steps: int):
@@ -70,31 +74,14 @@ def rate_distortion(model, params, batch: jax.Array, rng: jax.Array,
 
     Diffusion models report ``mse``/``psnr`` of the one-step reconstruction x0_hat at the
     random t of each image (a training signal, not the sampled image's quality)."""
-    x = batch.astype(jnp.float32) / 127.5 - 1.0
+    x = model_lib.from_uint8(batch)
     out = model.apply({"params": params}, x, train=True, rngs={"noise": rng})
     num_pixels = x.shape[0] * x.shape[1] * x.shape[2]
     bits_y = -jnp.sum(jnp.log2(out["y_likelihood"]))
     bits_z = -jnp.sum(jnp.log2(out["z_likelihood"]))
     bpp = (bits_y + bits_z) / num_pixels
-    lmbda = loss_config.lmbda
-    if model.decoder == "mse":
-        mse = jnp.mean(jnp.square(out["x_hat"] - x))
-        loss, extra = mse + lmbda * bpp, {}
-    else:
-        from laplace_codec.models import perceptual
-
-        mse = jnp.mean(jnp.square(out["x0_hat"] - x))
-        eps_mse = jnp.mean(jnp.square(out["eps"] - out["eps_hat"]))
-        beta = loss_config.get("beta", 0.0)
-        weight, lpips = jnp.zeros(x.shape[:1]), jnp.zeros(())
-        if beta:
-            weight = blur_diffusion.lpips_weight(
-                out["t"], x.shape[1], x.shape[2], model_lib.diffusion_option(model, "schedule"),
-                loss_config.get("lpips_snr_cap", 0.0))
-            lpips = jnp.mean(weight * perceptual.lpips_distance(
-                x, out["x0_hat"], loss_config.get("lpips_net", "alexnet")))
-        loss = lmbda * bpp + eps_mse + beta * lpips
-        extra = dict(eps_mse=eps_mse, lpips=lpips, lpips_weight=jnp.mean(weight))
+    # eq. 8 (MSE decoder) or eqs. 11-12 (diffusion decoder): the decoder kind's loss
+    loss, mse, extra = model_lib.decoder_for(model).loss(out, x, bpp, loss_config)
     psnr = 10.0 * jnp.log10(4.0 / jnp.maximum(mse, 1e-10))  # peak-to-peak 2 in [-1, 1]
     return loss, dict(loss=loss, bpp=bpp, bpp_z=bits_z / num_pixels, mse=mse, psnr=psnr,
                       **extra)
@@ -149,9 +136,8 @@ def warm_start(params, path: str):
     zoo model (its stored weights). Returns (params, names copied, names left as
     initialised)."""
     if os.path.isdir(path):
-        source_params = checkpoint.load(path)["params"]
+        source_params = checkpoint.load(path).params
     else:
-        from laplace_codec import zoo
         try:
             source_params = zoo.params(path)
         except CheckpointError as e:
@@ -181,8 +167,8 @@ def frozen_modules(config: ml_collections.ConfigDict, model) -> frozenset:
     """``train.freeze``: comma-separated top-level modules (g_a, h_a, h_s, z_prior, y_model,
     g_s, phi) that keep their initial (or ``init_from``) weights."""
     names = frozenset(n.strip() for n in config.train.get("freeze", "").split(",") if n.strip())
-    known = {"g_a", "h_a", "h_s", "z_prior", "y_model", "g_s"} | (
-        {"phi"} if model.decoder == "diffusion" else set())
+    known = ({"g_a", "h_a", "h_s", "z_prior", "y_model", "g_s"}
+             | model_lib.decoder_for(model).modules)
     if names - known:
         raise ValueError(f"train.freeze names unknown modules {sorted(names - known)}; "
                          f"choose from {sorted(known)}")
@@ -221,29 +207,18 @@ def make_train_step(model, config, mesh: Mesh, state_sharding=None):
 
     # Donating the state halves its memory, but on XLA:CPU (jaxlib 0.5.3) an executable with
     # donated buffers reloaded from the persistent compilation cache corrupts its outputs or
-    # aborts (seen here), so donation is for accelerators only.
+    # aborts, so donation is for accelerators only.
     donate = (0,) if jax.default_backend() != "cpu" else ()
     return jax.jit(step_fn, in_shardings=(state_sharding, batch_sharding),
                    out_shardings=(state_sharding, replicated),
                    donate_argnums=donate), batch_sharding
 
 
-@functools.cache
-def _logits_fn(model: model_lib.CompressionModel):
-    return jax.jit(lambda p, v: model.apply({"params": p}, v, method=model.z_logits_cdf))
-
-
-def tables_for(model: model_lib.CompressionModel, params) -> CodingTables:
-    """Builds the coding tables of trained parameters (once; saved with the checkpoint)."""
-    logits = _logits_fn(model)
-    return build_tables(lambda v: np.asarray(logits(params, jnp.asarray(v))), model.N)
-
-
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains (or resumes) the model of ``config`` in ``workdir``; returns the last metrics."""
-    from laplace_codec.coding import tf_backend
-
-    tf_backend.tf()  # clu imports TensorFlow: first through here, so without its CUDA noise
+    tf_backend.tf()
+    # clu imports TensorFlow: through tf_backend first (above), so without its CUDA noise,
+    # and only when training, so that the library's other users never pay for it.
     from clu import metric_writers, periodic_actions
 
     os.makedirs(workdir, exist_ok=True)
@@ -292,8 +267,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     evaluate = make_evaluator(model, config, writer if is_main else None)
 
     def save(step):
-        from jax.experimental import multihost_utils
-
         # The deployed weights are the EMA when there is one; their tables go with them.
         params = multihost_utils.process_allgather(state.get("ema_params", state["params"]),
                                                    tiled=True)
@@ -341,8 +314,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
 
 def _append_jsonl(path: str, record: dict) -> None:
-    import json
-
     with open(path, "a") as f:
         f.write(json.dumps(record) + "\n")
 
@@ -354,11 +325,10 @@ def make_evaluator(model, config: ml_collections.ConfigDict, writer):
     original | reconstruction images to TensorBoard. None when no folder is configured."""
     if not config.get("eval") or not config.eval.glob:
         return None
-    from laplace_codec import images as images_lib
 
     crop = config.eval.crop
     batch = []
-    for path in data.image_files(config.eval.glob)[:config.eval.max_images]:
+    for path in images_lib.image_files(config.eval.glob)[:config.eval.max_images]:
         x = images_lib.read_image(path)
         if min(x.shape[:2]) >= crop:
             batch.append(images_lib.center_crop(x, crop))
@@ -370,16 +340,15 @@ def make_evaluator(model, config: ml_collections.ConfigDict, writer):
 
     @jax.jit
     def forward(params):
-        x = jnp.asarray(batch, jnp.float32) / 127.5 - 1.0
+        x = model_lib.from_uint8(jnp.asarray(batch))
         out = model.apply({"params": params}, x, train=False)
         bits = -(jnp.sum(jnp.log2(out["y_likelihood"]), axis=(1, 2, 3))
                  + jnp.sum(jnp.log2(out["z_likelihood"]), axis=(1, 2, 3)))
-        if model.decoder == "mse":
-            x_hat = out["x_hat"]
-        else:  # a few deterministic steps: comparable from one evaluation to the next
-            x_hat = model_lib.sample_image(model, {"params": params}, out["y_hat"],
-                                           jax.random.PRNGKey(0), steps, "ddim")
-        x_hat = jnp.clip(jnp.round((x_hat + 1.0) * 127.5), 0, 255)
+        # A diffusion decoder samples a few deterministic steps: comparable from one
+        # evaluation to the next.
+        x_hat = model_lib.decoder_for(model).reconstruct(
+            model, {"params": params}, out["y_hat"], jax.random.PRNGKey(0), steps, "ddim")
+        x_hat = model_lib.to_uint8(x_hat)
         mse = jnp.mean(jnp.square(x_hat - jnp.asarray(batch, jnp.float32)), axis=(1, 2, 3))
         return bits / (crop * crop), 10.0 * jnp.log10(255.0 ** 2 / mse), x_hat.astype(jnp.uint8)
 

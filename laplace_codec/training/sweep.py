@@ -22,12 +22,15 @@ when it sets one.
 
 from __future__ import annotations
 
-import importlib.util
+import argparse
 import itertools
 import os
 import shlex
 import subprocess
 import sys
+
+from laplace_codec.errors import InputError
+from laplace_codec.training import config_files
 
 Point = dict
 
@@ -61,18 +64,14 @@ class Hyper:
 
 
 def load_points(path: str) -> list[Point]:
-    spec = importlib.util.spec_from_file_location("sweep_file", path)
-    if spec is None or not os.path.exists(path):
-        raise SystemExit(f"sweep file not found: {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    if not hasattr(module, "get_hyper") or not hasattr(module, "get_config"):
-        raise SystemExit(f"{path} is not a sweep file: it needs get_config() and get_hyper(h)")
+    module = config_files.load_module(path, "sweep_file")
+    if not hasattr(module, "get_hyper"):
+        raise InputError(f"{path} is not a sweep file: it needs get_config() and get_hyper(h)")
     points = module.get_hyper(Hyper())
     for point in points:
         for key in point:
             if not key.startswith("config."):
-                raise SystemExit(f"{path}: sweep keys start with 'config.', got {key!r}")
+                raise InputError(f"{path}: sweep keys start with 'config.', got {key!r}")
     return points
 
 
@@ -94,14 +93,14 @@ def commands(sweep_file: str, workdir: str, extra: list[str],
     names = [point_name(p) for p in points]
     clash = {n for n in names if names.count(n) > 1}
     if clash:
-        raise SystemExit(f"{sweep_file}: several points are named {sorted(clash)}; the last "
+        raise InputError(f"{sweep_file}: several points are named {sorted(clash)}; the last "
                          f"component of each key must tell the points apart")
     if not os.path.exists(TRAIN_PY):
-        raise SystemExit(f"train.py not found at {TRAIN_PY}: run sweeps from a checkout")
+        raise InputError(f"train.py not found at {TRAIN_PY}: run sweeps from a checkout")
     if only is not None:
         points = [p for p in points if only in point_name(p)]
         if not points:
-            raise SystemExit(f"{sweep_file}: no point's name contains {only!r} (names: "
+            raise InputError(f"{sweep_file}: no point's name contains {only!r} (names: "
                              f"{', '.join(names)})")
     out = []
     for point in points:
@@ -116,8 +115,6 @@ def commands(sweep_file: str, workdir: str, extra: list[str],
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
     parser = argparse.ArgumentParser(description="Train every point of a sweep file.")
     parser.add_argument("--sweep", required=True, help="sweep file (configs/sweeps/*.py)")
     parser.add_argument("--workdir", required=True, help="one folder per point inside it")
@@ -125,7 +122,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="print one train.py command per point and exit")
     parser.add_argument("--only", help="train only the points whose name contains this")
     args, extra = parser.parse_known_args(argv)
-    cmds = commands(args.sweep, args.workdir, extra, args.only)
+    try:
+        cmds = commands(args.sweep, args.workdir, extra, args.only)
+    except InputError as e:
+        print(f"sweep: error: {e}", file=sys.stderr)
+        return 2
     if args.print_only:
         for cmd in cmds:
             print(shlex.join(["python", *cmd[1:]]))

@@ -36,7 +36,6 @@ All widths come from ``config.model.diffusion``.
 from __future__ import annotations
 
 import dataclasses
-
 import math
 
 import flax.linen as nn
@@ -157,9 +156,11 @@ class DiffusionDecoder(nn.Module):
     unet_options: tuple = ()  # (name, value) pairs of DenoisingUNet's fields
 
     @classmethod
-    def from_options(cls, options: dict) -> "DiffusionDecoder":
+    def from_options(cls, options: dict, **module_args) -> "DiffusionDecoder":
         """The decoder of the flat ``config.model.diffusion``: the schedule and sampling
-        options are its own, the others (width, multipliers, ...) go to the U-Net."""
+        options are its own, the others (width, multipliers, ...) go to the U-Net.
+        ``module_args`` go to the Flax module (``parent=None``: a detached instance that
+        only answers its settings, which can be made inside another module's method)."""
         own, unet = _fields(cls) - {"unet_options"}, _fields(DenoisingUNet)
         unknown = sorted(set(options) - own - unet)
         if unknown:
@@ -169,7 +170,7 @@ class DiffusionDecoder(nn.Module):
             raise ValueError(f"unknown model.diffusion.sampler {options['sampler']!r}; choose "
                              f"one of {blur_diffusion.SAMPLERS}")
         as_tuple = lambda v: tuple(v) if isinstance(v, list) else v  # noqa: E731
-        return cls(**{k: v for k, v in options.items() if k in own},
+        return cls(**{k: v for k, v in options.items() if k in own}, **module_args,
                    unet_options=tuple(sorted((k, as_tuple(v)) for k, v in options.items()
                                              if k in unet)))
 

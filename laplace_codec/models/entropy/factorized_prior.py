@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-LIKELIHOOD_BOUND = 1e-9
+from laplace_codec.models.entropy.base import LIKELIHOOD_BOUND
 
 
 def _uniform_centered(key, shape, dtype=jnp.float32):

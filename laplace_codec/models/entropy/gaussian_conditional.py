@@ -14,11 +14,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy import special
+
+from laplace_codec.models.entropy.base import LIKELIHOOD_BOUND
 
 SCALE_MIN = 0.11
 SCALE_MAX = 256.0
 NUM_SCALES = 64
-LIKELIHOOD_BOUND = 1e-9
 
 
 def scale_table(num_scales: int = NUM_SCALES, scale_min: float = SCALE_MIN,
@@ -58,3 +60,11 @@ def likelihood(y: jax.Array, mu: jax.Array, sigma: jax.Array) -> jax.Array:
     upper = _std_normal_cdf((0.5 - v) / sigma)
     lower = _std_normal_cdf((-0.5 - v) / sigma)
     return jnp.maximum(upper - lower, LIKELIHOOD_BOUND)
+
+
+def mass(v: np.ndarray, sigma: np.ndarray | float) -> np.ndarray:
+    """The same bin mass as :func:`likelihood`, in float64 numpy, for a residual ``v = y -
+    mu`` (the coding tables' rows and the encoder's rate estimate); not bounded below."""
+    s = np.clip(np.asarray(sigma, np.float64), SCALE_MIN, SCALE_MAX)
+    a = np.abs(np.asarray(v, np.float64))
+    return special.ndtr((0.5 - a) / s) - special.ndtr((-0.5 - a) / s)

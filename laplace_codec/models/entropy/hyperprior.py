@@ -1,24 +1,10 @@
-"""The mean-scale hyperprior entropy model for y (Minnen et al. 2018, without context).
-
-This is the baseline row of every comparison and the simplest instance of the entropy-model
-interface that the codec drives:
-
-- ``__call__(y, hyper, train)`` is the training forward: it returns ``y_hat`` for the
-  decoder (mean-shifted rounding with a straight-through gradient) and the likelihood of
-  every element (of ``y + u``, u ~ U(-1/2, 1/2), in training; of ``y_hat`` otherwise);
-- ``coding_steps(shape)`` lists the coding steps, each a :class:`CodingStep` whose ``index``
-  selects (numpy indexing of a (h, w, M) array) the elements coded together;
-  ``step_params(key, arg, hyper, y_hat)`` gives (mu, sigma) over all of y for that step (or
-  only the selected elements, for a ``local`` step) from ``hyper`` and the elements of
-  ``y_hat`` decoded in earlier steps only (``key`` is static under jit, ``arg`` a traced
-  integer, so many similar steps share one compiled function).
-
-Here there is a single step: every element's parameters come from the hyper features alone.
+"""The mean-scale hyperprior entropy model for y (Minnen et al. 2018, without context):
+the baseline row of every comparison and the simplest instance of the entropy-model
+interface (``base.py``). There is a single coding step: every element's parameters come
+from the hyper features alone.
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import flax.linen as nn
 import jax
@@ -26,18 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from laplace_codec.models.entropy import gaussian_conditional as gc
-
-
-class CodingStep(NamedTuple):
-    key: int  # static: selects the computation (compiled once per key)
-    arg: int  # dynamic: for instance a position in serial decoding
-    index: object  # numpy index into (h, w, M): a boolean mask or a tuple of slices
-    local: bool = False  # step_params returns only the selected elements, not all of y
-
-
-def ste_round(x: jax.Array) -> jax.Array:
-    """Rounding whose gradient is the identity (straight-through estimator)."""
-    return x + jax.lax.stop_gradient(jnp.round(x) - x)
+from laplace_codec.models.entropy.base import CodingStep, ste_round
 
 
 class MeanScaleHyperprior(nn.Module):

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from laplace_codec.models.entropy import gaussian_conditional as gc
-from laplace_codec.models.entropy.hyperprior import CodingStep, ste_round
+from laplace_codec.models.entropy.base import CodingStep, ste_round
 from laplace_codec.models.entropy.window_attention import POSITION_ENCODINGS, SwinBlock
 
 PAPER_CHUNKS = (16, 16, 32, 64)  # then M - 128

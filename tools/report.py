@@ -1,6 +1,6 @@
 """Markdown tables that compare evaluated models, for docs/RESULTS.md and your own runs.
 
-    python -m laplace_codec.evaluation.report --baseline hyperprior \\
+    python -m tools.report --baseline hyperprior \\
         --row hyperprior=runs/ablation/entropy=hyperprior.json \\
         --row channel-only='runs/ablation/entropy=laplacian,spatial=none.json' \\
         --bench entropy_decode.json --timing hyperprior=hyperprior_ms --timing channel-only=channel_ms
@@ -16,7 +16,7 @@ classical and published comparisons, and prints their BD-rates (PSNR) against ev
 ``--bd-anchor`` (a bundled anchor such as ``vtm``, or the name of a loaded curve), with
 ``--plot PNG`` drawing them all on one figure:
 
-    python -m laplace_codec.evaluation.report --curve laplacian.json --curve hyperprior.json \
+    python -m tools.report --curve laplacian.json --curve hyperprior.json \
         --bd-anchor vtm --bd-anchor 'hyperprior-mse' --plot rd.png
 """
 
@@ -27,6 +27,8 @@ import json
 import sys
 
 from laplace_codec.errors import InputError
+from laplace_codec.evaluation import anchors as anchors_lib
+from laplace_codec.evaluation import rd
 
 COLUMNS = (("bpp", "bpp", ".4f"), ("psnr-rgb", "PSNR (dB)", ".2f"),
            ("ms-ssim-rgb", "MS-SSIM", ".4f"), ("lpips", "LPIPS", ".4f"), ("fid", "FID", ".2f"))
@@ -125,9 +127,6 @@ def load_curves(paths: list[str]) -> list[dict]:
 def bd_table(curves: list[dict], anchors: list[str]) -> str:
     """A Markdown table of each curve's rate range and BD-rate (PSNR) against each anchor:
     a bundled anchor name (``vtm``) or the name of one of ``curves``."""
-    from laplace_codec.evaluation import anchors as anchors_lib
-    from laplace_codec.evaluation import rd
-
     by_name = {c["name"]: c for c in curves}
     resolved = []
     for a in anchors:
@@ -191,9 +190,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.curve and args.row:
             raise InputError("give --row (points) or --curve (curves), not both")
         if args.curve:
-            from laplace_codec.evaluation import anchors as anchors_lib
-            from laplace_codec.evaluation import rd
-
             curves = load_curves(args.curve)
             print(bd_table(curves, args.bd_anchor or ["vtm"]))
             if args.plot:
