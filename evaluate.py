@@ -34,6 +34,8 @@ _STEPS = flags.DEFINE_integer("steps", None, "Diffusion decoders: sampling steps
                               "the model's).")
 _SAMPLER = flags.DEFINE_enum("sampler", None, list(bitstream.SAMPLERS[1:]),
                              "Diffusion decoders: sampler (default: the model's).")
+_QUALITY = flags.DEFINE_list("quality", [], "Variable-rate models: the qualities to code at "
+                             "(default: one per rate level, 1, 2, ...).")
 _FID = flags.DEFINE_bool("fid", False, "Add FID on 256x256 patches (HiFiC's protocol); needs "
                          "the extra: pip install -e \".[fid]\".")
 
@@ -44,7 +46,8 @@ def main(argv):
     codec.enable_compilation_cache()
     try:
         result = api.evaluate(_CKPT.value, _DATA.value, steps=_STEPS.value,
-                              sampler=_SAMPLER.value, out=_OUT.value, name=_NAME.value,
+                              sampler=_SAMPLER.value,
+                              qualities=[float(q) for q in _QUALITY.value] or None, out=_OUT.value, name=_NAME.value,
                               classical_codecs=_CLASSICAL.value, anchors=_ANCHORS.value,
                               bd_anchors=_BD_ANCHOR.value, plot=_PLOT.value, fid=_FID.value)
     except LaplaceCodecError as e:  # a user error: one line, no traceback

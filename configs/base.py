@@ -34,6 +34,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.laplacian.width = 192
     config.model.laplacian.attention_dim = 128
     config.model.decoder = "mse"  # or "diffusion" (configs/diffusion.py)
+    # Variable rate (gain units, models/gain.py): the lambdas of the rate levels, largest
+    # first; empty for a fixed-rate model trained at loss.lmbda (configs/cpu/variable.py).
+    config.model.rate_lmbdas = ()
 
     config.data = ml_collections.ConfigDict()
     config.data.train_glob = ""  # empty: scikit-image's bundled photographs

@@ -26,6 +26,7 @@ from laplace_codec.atomic import atomic_write
 from laplace_codec.coding import tables as tables_lib
 from laplace_codec.coding.codec import Codec
 from laplace_codec.errors import CheckpointError, InputError
+from laplace_codec.evaluation import anchors as anchors_lib
 from laplace_codec.evaluation import evaluate as evaluation
 from laplace_codec.models import model as model_lib
 from laplace_codec.training import checkpoint
@@ -105,6 +106,54 @@ def select_for_bpp(image: np.ndarray, target_bpp: float, family: str | None = No
                      f"file is {smallest[0]:.4f} bpp ({smallest[1]}); raise --target-bpp")
 
 
+TARGET_TOLERANCE = 0.03  # fit_to_bpp stops within this fraction under the target
+
+
+def fit_to_bpp(codec: Codec, image: np.ndarray, target_bpp: float, seed: int = 0,
+               max_encodes: int = 14):
+    """(encoded, quality, tried) for a variable-rate ``codec``: the highest quality whose real
+    file of ``image`` fits in ``target_bpp`` bits per pixel, found by encoding (``tried``
+    lists each (quality, bpp) in order). The rate grows with the quality, so the search
+    brackets the target (regula falsi on log bpp, kept inside the bracket) and stops at a
+    file within ``TARGET_TOLERANCE`` under it, or at the top of the range if that fits."""
+    if not (isinstance(target_bpp, (int, float)) and target_bpp > 0):
+        raise InputError(f"target bpp must be a positive number, got {target_bpp!r}")
+    if codec.quality_range is None:
+        raise InputError(f"model {codec.name} has a fixed rate; --target-bpp searches the "
+                         f"quality of a variable-rate model (or the bundled fixed-rate family)")
+    pixels = image.shape[0] * image.shape[1]
+    tried, files = [], {}
+
+    def bpp_at(q: float) -> float:
+        encoded = codec.encode(image, seed=seed, quality=q)
+        files[encoded.quality] = encoded
+        tried.append((encoded.quality, 8 * len(encoded.data) / pixels))
+        return tried[-1][1]
+
+    low, high = codec.quality_range
+    if bpp_at(high) <= target_bpp:
+        return files[tried[-1][0]], tried[-1][0], tried
+    b_high = tried[-1][1]
+    b_low = bpp_at(low)
+    if b_low > target_bpp:
+        raise InputError(f"no quality of {codec.name} codes this image in {target_bpp} bpp; "
+                         f"the smallest file is {b_low:.4f} bpp (quality {low:g}); raise "
+                         f"--target-bpp")
+    while len(tried) < max_encodes and (target_bpp - b_low) / target_bpp > TARGET_TOLERANCE:
+        span = high - low
+        if span < 1e-4:
+            break
+        t = (np.log(target_bpp) - np.log(b_low)) / (np.log(b_high) - np.log(b_low))
+        q = low + span * float(np.clip(t, 0.1, 0.9))
+        b = bpp_at(q)
+        q = tried[-1][0]
+        if b <= target_bpp:
+            low, b_low = q, b
+        else:
+            high, b_high = q, b
+    return files[low], low, tried
+
+
 def rebuild_tables(path: str) -> str:
     """Builds the coding tables of the checkpoint at ``path`` from its weights and stores
     them in it (for checkpoints saved without tables); returns the step folder."""
@@ -115,16 +164,53 @@ def rebuild_tables(path: str) -> str:
 
 
 def evaluate(ckpts: list[str], data_glob: str, steps: int | None = None,
-             sampler: str | None = None, **options) -> dict:
+             sampler: str | None = None, qualities=None, **options) -> dict:
     """Evaluates the checkpoints or bundled models ``ckpts`` (one curve) on the images of
-    ``data_glob``; ``options`` are those of :func:`evaluation.evaluate.evaluate`."""
+    ``data_glob``: a variable-rate model at each of ``qualities`` (default: its integer
+    qualities, one per rate level); ``options`` are those of
+    :func:`evaluation.evaluate.evaluate`."""
     codecs = []
     for c in ckpts:
         codec = load(c)
         if codec.diffusion:
             codec.set_sampling(steps, sampler)
-        codecs.append(codec)
+        if codec.quality_range is None:
+            if qualities:
+                raise InputError(f"{c} is a fixed-rate model: it takes no --quality")
+            codecs.append(codec)
+            continue
+        low, high = codec.quality_range
+        for q in qualities or range(int(low), int(high) + 1):
+            codecs.append(codec.with_quality(float(q)))
     return evaluation.evaluate(codecs, data_glob, **options)
+
+
+EVAL_KEYS = ("bpp", "estimated_bpp", "psnr", "psnr_of_mean_mse", "ms_ssim", "lpips",
+             "encode_s", "decode_s")
+
+
+def _measure(codec: Codec, paths: list[str], eval_glob: str, progress: bool) -> dict:
+    """A zoo entry's own figures from real files of ``paths``: ``eval`` (at the default
+    quality of a variable-rate model), and for a variable-rate model ``eval_curve`` (one
+    point per integer quality) and its BD-rate against VTM (``bd_rate_vs_vtm``, percent)."""
+    sampling = dict(steps=codec.steps, sampler=codec.sampler) if codec.diffusion else {}
+    if not codec.variable_rate:
+        mean = evaluation.evaluate_codec(codec, paths, progress=progress)["mean"]
+        return dict(eval=dict(data=eval_glob, images=len(paths),
+                              **{k: mean[k] for k in EVAL_KEYS}, **sampling))
+    low, high = codec.quality_range
+    curve = []
+    for q in range(int(low), int(high) + 1):
+        mean = evaluation.evaluate_codec(codec.with_quality(float(q)), paths,
+                                         progress=progress)["mean"]
+        curve.append(dict(quality=float(q), lmbda=codec.lmbda_for_quality(q),
+                          **{k: mean[k] for k in EVAL_KEYS}))
+    default = min(curve, key=lambda p: abs(p["quality"] - codec.quality))
+    results = {"bpp": [p["bpp"] for p in curve], "psnr-rgb": [p["psnr"] for p in curve]}
+    bd = evaluation.safe_bd_rate(anchors_lib.load("vtm"), dict(results=results))
+    return dict(eval=dict(data=eval_glob, images=len(paths), quality=default["quality"],
+                          **{k: default[k] for k in EVAL_KEYS}, **sampling),
+                eval_curve=curve, bd_rate_vs_vtm=bd)
 
 
 def _portable_path(path: str) -> str:
@@ -166,12 +252,15 @@ def export(ckpt: str, name: str, out_dir: str = zoo.WEIGHTS_DIR, precision: str 
         train_images = len(images.image_files(train_glob)) if train_glob else None
     except Exception:  # the data may not be on this machine any more
         train_images = None
+    # A variable-rate model is listed at its default quality's lambda.
+    lmbda = (codec.lmbda_for_quality(codec.quality) if codec.variable_rate
+             else float(config.loss.lmbda))
     meta = dict(
         meta_version=zoo.META_VERSION, name=name,
         family=family or f"{model.entropy}-{model.decoder}",
         description=description, entropy=model.entropy, decoder=model.decoder,
         precision=precision, model_hash=codec.model_hash.hex(),
-        training=dict(lmbda=float(config.loss.lmbda), steps=int(source.step),
+        training=dict(lmbda=lmbda, steps=int(source.step),
                       batch_size=int(config.data.batch_size), crop=int(config.data.crop),
                       data=train_glob or "scikit-image sample photographs",
                       data_images=train_images, config_name=config.get("name", ""),
@@ -179,14 +268,12 @@ def export(ckpt: str, name: str, out_dir: str = zoo.WEIGHTS_DIR, precision: str 
         exported=datetime.date.today().isoformat(),
         config=json.loads(config.to_json()),
     )
+    if codec.variable_rate:
+        meta["quality_range"] = list(codec.quality_range)
+        meta["default_quality"] = codec.quality
+        meta["training"]["rate_lmbdas"] = list(model.rate_lmbdas)
     if eval_glob:
-        result = evaluation.evaluate_codec(codec, paths, progress=progress)
-        meta["eval"] = dict(data=eval_glob, images=len(paths),
-                            **{k: result["mean"][k] for k in
-                               ("bpp", "estimated_bpp", "psnr", "psnr_of_mean_mse",
-                                "ms_ssim", "lpips", "encode_s", "decode_s")})
-        if codec.diffusion:
-            meta["eval"].update(steps=codec.steps, sampler=codec.sampler)
+        meta.update(_measure(codec, paths, eval_glob, progress))
     os.makedirs(out_dir, exist_ok=True)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays, **{f"t:{k}": v for k, v in tables.to_dict().items()})

@@ -49,16 +49,23 @@ def _codec(ckpt: str, steps=None, sampler=None, bundled: bool = False):
         raise _UsageError(str(e)) from None
 
 
+def _flags(*names: str) -> str:
+    return " and ".join("--" + f.replace("_", "-") for f in names)
+
+
 def cmd_compress(args) -> None:
-    chosen = [f for f in ("ckpt", "model", "target_bpp") if getattr(args, f) is not None]
-    if len(chosen) > 1:
-        raise _UsageError(f"give one of --ckpt, --model and --target-bpp, not "
-                          f"{' and '.join('--' + f.replace('_', '-') for f in chosen)}")
-    if args.family and args.target_bpp is None:
-        raise _UsageError("--family only applies with --target-bpp")
+    models = [f for f in ("ckpt", "model") if getattr(args, f) is not None]
+    rates = [f for f in ("quality", "lmbda", "target_bpp") if getattr(args, f) is not None]
+    if len(models) > 1 or len(rates) > 1:
+        raise _UsageError(f"give at most one of --ckpt and --model, and one of --quality, "
+                          f"--lmbda and --target-bpp, not {_flags(*models, *rates)}")
+    if args.family and (args.target_bpp is None or models):
+        raise _UsageError("--family only applies with --target-bpp and the bundled models")
     image = images.read_image(args.input)
     t0 = time.perf_counter()
-    if args.target_bpp is not None:
+    tried = []
+    if args.target_bpp is not None and (args.family or not (models or _default_is_variable())):
+        # The bundled fixed-rate family: its models from the highest rate down.
         enable_compilation_cache()
         codec, encoded = api.select_for_bpp(image, args.target_bpp, args.family, args.seed,
                                             args.steps, args.sampler)
@@ -66,15 +73,36 @@ def cmd_compress(args) -> None:
         codec = (_codec(args.ckpt, args.steps, args.sampler) if args.ckpt is not None else
                  _codec(args.model or _default_model(), args.steps, args.sampler, bundled=True))
         t0 = time.perf_counter()
-        encoded = codec.encode(image, seed=args.seed)
+        try:
+            if args.target_bpp is not None:
+                encoded, _, tried = api.fit_to_bpp(codec, image, args.target_bpp, args.seed)
+            else:
+                encoded = codec.encode(image, seed=args.seed, quality=args.quality,
+                                       lmbda=args.lmbda)
+        except ValueError as e:  # a quality or lambda outside the model's range
+            raise _UsageError(str(e)) from None
     seconds = time.perf_counter() - t0
+    if tried:
+        _log("--target-bpp tried: " + ", ".join(f"quality {q:.4g} -> {b:.4f} bpp"
+                                                  for q, b in tried))
     atomic_write(args.output, encoded.data)
     pixels = image.shape[0] * image.shape[1]
     print(f"{args.input} -> {args.output}: {image.shape[1]}x{image.shape[0]}, "
           f"{len(encoded.data)} bytes, {8 * len(encoded.data) / pixels:.4f} bpp "
           f"(model estimate {encoded.estimated_bits / pixels:.4f}), encode {seconds:.3f} s "
           f"(network {encoded.network_s:.3f} s, range coding {encoded.coding_s:.3f} s), "
-          f"model {codec.model_id}")
+          f"model {codec.model_id}" +
+          (f", quality {encoded.quality:.4g} (lambda "
+           f"{codec.lmbda_for_quality(encoded.quality):.4g})"
+           if encoded.quality is not None else ""))
+
+
+def _default_is_variable() -> bool:
+    """Whether the default bundled model is variable-rate (``--target-bpp`` then searches its
+    quality instead of choosing among a fixed-rate family)."""
+    name = zoo.default_name()
+    models = zoo.available()
+    return name in models and bool(models[name].meta["config"]["model"].get("rate_lmbdas"))
 
 
 def _read_file(path: str) -> bytes:
@@ -109,13 +137,14 @@ def cmd_info(args) -> None:
     pixels = header.height * header.width
     rows = [
         ("file", args.input),
-        ("format version", bitstream.FORMAT_VERSION),
+        ("format version", header.version),
         ("model", f"{header.model_name}@{header.model_hash.hex()}"),
         ("size", f"{header.width}x{header.height}, {header.channels} channels, "
                  f"{header.bit_depth} bits"),
         ("padding", f"{header.pad_h} rows, {header.pad_w} columns"),
         ("decoder", kinds.kind_of_sampler(header.sampler).describe(
             header.decoder_seed, header.decoder_steps, header.sampler)),
+        ("quality", "fixed-rate model" if header.quality is None else f"{header.quality:.6g}"),
         ("streams", ", ".join(f"{len(s)} bytes" for s in streams)),
         ("total", f"{len(data)} bytes, {8 * len(data) / pixels:.4f} bpp"),
         ("symbols crc32", f"{header.symbols_crc:08x}"),
@@ -142,24 +171,35 @@ def cmd_models(args) -> None:
         print(f"no bundled models are installed (looked in {', '.join(zoo.directories())})")
         return
     default = zoo.default_name()
-    header = ("name", "entropy", "decoder", "lambda", "steps", "stored", "MB", "bpp", "PSNR",
-              "LPIPS")
+    header = ("name", "entropy", "decoder", "lambda", "quality", "steps", "stored", "MB",
+              "bpp", "PSNR", "LPIPS", "BD vs VTM")
     rows = []
     for m in sorted(models.values(), key=lambda m: (m.family, m.lmbda)):
         e = m.meta.get("eval", {})
         fmt = lambda key, spec: format(e[key], spec) if e.get(key) is not None else "-"  # noqa
         # with a diffusion decoder's decoding default (export --steps/--sampler)
         decoder = kinds.decoder_kind(m.meta["decoder"]).summary(m.meta["config"]["model"])
+        lmbdas = m.meta["training"].get("rate_lmbdas")
+        if lmbdas:  # a variable-rate model: its range (bpp and PSNR at the default quality)
+            low, high = m.meta["quality_range"]
+            lmbda = f"{min(lmbdas):g}-{max(lmbdas):g}"
+            quality = f"{low:g}-{high:g} ({m.meta['default_quality']:g})"
+        else:
+            lmbda, quality = f"{m.lmbda:g}", "fixed"
+        bd = m.meta.get("bd_rate_vs_vtm")
         rows.append((m.name + (" (default)" if m.name == default else ""), m.meta["entropy"],
-                     decoder, f"{m.lmbda:g}", zoo.training_steps(m.name),
+                     decoder, lmbda, quality, zoo.training_steps(m.name),
                      m.meta["precision"], f"{m.meta['size_bytes'] / 1e6:.1f}",
-                     fmt("bpp", ".4f"), fmt("psnr", ".2f"), fmt("lpips", ".4f")))
+                     fmt("bpp", ".4f"), fmt("psnr", ".2f"), fmt("lpips", ".4f"),
+                     f"{bd:+.1f}%" if bd is not None else "-"))
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     for r in [header] + rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     evals = {m.meta["eval"]["data"] for m in models.values() if "eval" in m.meta}
     if evals:
-        print(f"bpp, PSNR (mean of per-image) and LPIPS: real files of {', '.join(evals)}")
+        print(f"bpp, PSNR (mean of per-image) and LPIPS: real files of {', '.join(evals)}, at "
+              f"the default quality of a variable-rate model (`compress --quality` takes any "
+              f"in its range); BD vs VTM: its curve's BD-rate on PSNR against VTM")
 
 
 def cmd_export(args) -> None:
@@ -188,8 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ckpt", help="training workdir or checkpoint step of the model")
     p.add_argument("--model", help="bundled model (`laplace-codec models`; default: "
                    "the documented default model)")
+    p.add_argument("--quality", type=float, help="variable-rate models: the quality, a "
+                   "continuous scale from 1 up to the model's number of rate levels (higher "
+                   "is better; `laplace-codec models` shows each model's range; default: the "
+                   "quality of lambda 0.01)")
+    p.add_argument("--lmbda", type=float, help="variable-rate models: code at the quality "
+                   "trained for this lambda (loss D + lambda R), instead of --quality")
     p.add_argument("--target-bpp", type=float, dest="target_bpp",
-                   help="use the best bundled model whose file fits in this many bpp")
+                   help="the highest quality whose file fits in this many bpp (a variable-"
+                   "rate model's quality is searched with real encodes; otherwise the best "
+                   "bundled fixed-rate model is chosen)")
     p.add_argument("--family", help="with --target-bpp: the bundled family to choose from "
                    "(default: the default model's)")
     p.add_argument("input", help="image file, or sample:NAME for a bundled photograph")

@@ -84,8 +84,8 @@ def test_table_says_why_a_bd_rate_is_missing():
     vtm = anchors.load("vtm")
     one_point = dict(results={"bpp": [0.3], "psnr-rgb": [27.0]})
     two_points = dict(results={"bpp": [0.3, 0.5], "psnr-rgb": [27.0, 29.0]})
-    assert evaluation._safe_bd_rate(vtm, one_point) is None
-    assert evaluation._safe_bd_rate(vtm, two_points) > 100  # 27-29 dB: VTM needs 0.07-0.15 bpp
+    assert evaluation.safe_bd_rate(vtm, one_point) is None
+    assert evaluation.safe_bd_rate(vtm, two_points) > 100  # 27-29 dB: VTM needs 0.07-0.15 bpp
     result = dict(models=[], results={}, bd_rate={"vs VTM": {"one": None, "two": 307.5}})
     lines = evaluation.table(result).splitlines()
     assert lines[-1] == ("BD-rate (PSNR) vs VTM: one - (needs a curve of 2+ points overlapping "

@@ -78,7 +78,8 @@ def describe(model_config: ml_collections.ConfigDict, height: int = 512,
     # in the training forward only.
     diffusion = train = model_lib.decoder_for(model).samples
     out, variables = jax.eval_shape(lambda: model.init_with_output(
-        rngs, x, train=train, capture_intermediates=True))
+        rngs, x, train=train, quality=model_lib.default_quality(model, batch=1),
+        capture_intermediates=True))
     params, inter = variables["params"], variables["intermediates"]
     flow = FLOW
     if diffusion:  # g_s gives phi's condition, phi the image

@@ -4,7 +4,7 @@
 size  type        field
 ====  ==========  ===========================================================
 4     bytes       magic ``b"LGCF"``
-1     uint8       format version (``FORMAT_VERSION``)
+1     uint8       format version: 1, or 2 for a variable-rate model's file
 1     uint8       length n of the model name
 n     utf-8       model name
 8     bytes       model hash: first 8 bytes of SHA-256 over weights and coding tables
@@ -18,12 +18,16 @@ n     utf-8       model name
 2     uint16      decoder steps (sampling decoders; 0 otherwise)
 1     uint8       decoder sampler: 0 none (MSE decoder), 1 ancestral, 2 ddim (eta = 0)
 1     uint8       number of streams k
+4     float32     version 2 only: the quality the file was coded at (variable-rate models)
 4k    uint32      length in bytes of each stream
 4     uint32      CRC32 of the payload (the k streams, concatenated)
 4     uint32      CRC32 of the decoded symbols (int32 LE, in coding order)
 4     uint32      CRC32 of every header byte before this field
 ...               payload
 ====  ==========  ===========================================================
+
+A fixed-rate model writes version 1, a variable-rate model (``models/gain.py``) version 2;
+this build reads both.
 
 The header CRC and payload CRC catch corrupted files before any decoding; the symbol CRC
 catches a decoder that went out of sync (for instance, tables or weights that differ from
@@ -33,14 +37,16 @@ the encoder's) after decoding, so a file never decodes silently into garbage.
 from __future__ import annotations
 
 import dataclasses
+import math
 import struct
 import zlib
 
 from laplace_codec.errors import FormatError
+from laplace_codec.images import MAX_PIXELS  # larger headers are refused before allocating
 
 MAGIC = b"LGCF"
-FORMAT_VERSION = 1
-MAX_PIXELS = 1 << 26  # 8192 x 8192 after padding; larger headers are refused before allocating
+FORMAT_VERSION = 2  # the newest version written; VERSIONS are read
+VERSIONS = (1, 2)
 MAX_STREAMS = 64
 
 # H, W, channels, depth, pad_h, pad_w, seed, steps, sampler, k
@@ -48,6 +54,7 @@ _FIXED = struct.Struct("<IIBBHHIHBB")
 # Decoder sampler codes 0, 1, 2: part of the format, so append new samplers, never reorder.
 # Entries after "none" are blur_diffusion.SAMPLERS (tests/test_bitstream.py checks it).
 SAMPLERS = ("none", "ancestral", "ddim")
+_QUALITY = struct.Struct("<f")
 _CRCS = struct.Struct("<II")
 
 
@@ -65,6 +72,11 @@ class Header:
     decoder_steps: int = 0
     decoder_sampler: int = 0  # index into SAMPLERS
     symbols_crc: int = 0
+    quality: float | None = None  # variable-rate models only (format version 2)
+
+    @property
+    def version(self) -> int:
+        return 1 if self.quality is None else 2
 
     @property
     def sampler(self) -> str:
@@ -89,12 +101,16 @@ def pack(header: Header, streams: list[bytes]) -> bytes:
         raise ValueError(f"decoder_sampler must index {SAMPLERS}")
     if not 1 <= len(streams) <= MAX_STREAMS:
         raise ValueError(f"a file holds 1 to {MAX_STREAMS} streams, got {len(streams)}")
+    if header.quality is not None and not (math.isfinite(header.quality)
+                                           and header.quality > 0):
+        raise ValueError(f"quality must be a positive number, got {header.quality!r}")
     payload = b"".join(streams)
     head = b"".join([
-        MAGIC, bytes([FORMAT_VERSION, len(name)]), name, header.model_hash,
+        MAGIC, bytes([header.version, len(name)]), name, header.model_hash,
         _FIXED.pack(header.height, header.width, header.channels, header.bit_depth,
                     header.pad_h, header.pad_w, header.decoder_seed, header.decoder_steps,
                     header.decoder_sampler, len(streams)),
+        _QUALITY.pack(header.quality) if header.quality is not None else b"",
         struct.pack(f"<{len(streams)}I", *map(len, streams)),
         _CRCS.pack(zlib.crc32(payload), header.symbols_crc),
     ])
@@ -124,14 +140,18 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
     if r.take(4, "magic number") != MAGIC:
         raise FormatError("not a laplace_codec file (wrong magic number)")
     (version,) = r.take(1, "header")
-    if version != FORMAT_VERSION:
+    if version not in VERSIONS:
         raise FormatError(f"unsupported format version {version} (this build reads "
-                          f"version {FORMAT_VERSION})")
+                          f"versions {', '.join(map(str, VERSIONS))}; a newer file needs a "
+                          f"newer laplace_codec)")
     (name_len,) = r.take(1, "header")
     name_bytes = r.take(name_len, "model name")
     model_hash = r.take(8, "model hash")
     h, w, channels, depth, pad_h, pad_w, seed, steps, sampler, k = _FIXED.unpack(
         r.take(_FIXED.size, "header"))
+    quality = None
+    if version == 2:
+        (quality,) = _QUALITY.unpack(r.take(_QUALITY.size, "header"))
     lengths = struct.unpack(f"<{k}I", r.take(4 * k, "stream lengths"))
     payload_crc, sym_crc = _CRCS.unpack(r.take(_CRCS.size, "checksums"))
     head_len = r.pos
@@ -150,6 +170,8 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
     if sampler >= len(SAMPLERS) or (sampler == 0) != (steps == 0):
         raise FormatError(f"header is inconsistent: decoder sampler code {sampler} with "
                           f"{steps} steps")
+    if quality is not None and not (math.isfinite(quality) and quality > 0):
+        raise FormatError(f"header is inconsistent: quality {quality!r}")
     if not (1 <= k <= MAX_STREAMS):
         raise FormatError(f"implausible stream count {k} in header")
     payload = data[r.pos:]
@@ -165,5 +187,6 @@ def unpack(data: bytes) -> tuple[Header, list[bytes]]:
         pos += n
     header = Header(model_name=name, model_hash=model_hash, height=h, width=w, pad_h=pad_h,
                     pad_w=pad_w, channels=channels, bit_depth=depth, decoder_seed=seed,
-                    decoder_steps=steps, decoder_sampler=sampler, symbols_crc=sym_crc)
+                    decoder_steps=steps, decoder_sampler=sampler, symbols_crc=sym_crc,
+                    quality=quality)
     return header, streams

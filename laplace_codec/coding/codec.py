@@ -15,6 +15,7 @@ may override the step count and sampler (a different, equally valid image).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import hashlib
@@ -31,6 +32,7 @@ from laplace_codec.coding import bitstream, tf_backend, tiling
 from laplace_codec.coding.range_coder import Decoder, Encoder
 from laplace_codec.coding.tables import CodingTables
 from laplace_codec.errors import CheckpointError, FormatError, ModelMismatchError
+from laplace_codec.models import gain
 from laplace_codec.models import model as model_lib
 from laplace_codec.models.decoders.kinds import kind_of_sampler
 from laplace_codec.models.entropy import gaussian_conditional as gc
@@ -87,6 +89,7 @@ class Encoded:
     # Estimated bits of z, then of each coding step of y, in the order of
     # ``model.coding_steps(model, y_hat.shape[1:])`` (per chunk: anchors, non-anchors).
     step_bits: tuple[float, ...] = ()
+    quality: float | None = None  # a variable-rate model's, as recorded in the header
 
 
 @functools.lru_cache(maxsize=16)
@@ -94,17 +97,20 @@ def _compiled(m: model_lib.CompressionModel) -> types.SimpleNamespace:
     """The jitted pieces of the coding path for the model ``m``, shared by every codec of
     the same architecture (weights are arguments), so that loading several checkpoints of
     one model (a lambda sweep, ``--target-bpp``) compiles each function once."""
+    # ``q`` is the quality of a variable-rate model (a traced float32 scalar: one compiled
+    # function serves every quality), None for a fixed-rate model.
     return types.SimpleNamespace(
-        analyze=jax.jit(lambda p, x: m.apply(p, x, method=m.analyze)),
-        hyper=jax.jit(lambda p, z: m.apply(p, z, method=m.hyper)),
+        analyze=jax.jit(lambda p, x, q: m.apply(p, x, q, method=m.analyze)),
+        hyper=jax.jit(lambda p, z, q: m.apply(p, z, q, method=m.hyper)),
         step=jax.jit(lambda p, key, arg, hyper, y_hat: m.apply(
             p, key, arg, hyper, y_hat, method=m.step_params), static_argnums=1),
-        sample=jax.jit(lambda p, y_hat, seed, steps, sampler: model_lib.sample_image(
-            m, p, y_hat, jax.random.PRNGKey(seed), steps, sampler), static_argnums=(3, 4)),
-        synth=jax.jit(lambda p, y_hat: m.apply(p, y_hat, method=m.synthesize)),
+        sample=jax.jit(lambda p, y_hat, seed, steps, sampler, q: model_lib.sample_image(
+            m, p, y_hat, jax.random.PRNGKey(seed), steps, sampler, quality=q),
+            static_argnums=(3, 4)),
+        synth=jax.jit(lambda p, y_hat, q: m.apply(p, y_hat, q, method=m.synthesize)),
         z_lik=jax.jit(lambda p, z: m.apply(p, z, method=lambda mod, z: mod.z_prior(z))),
-        g_a=jax.jit(lambda p, x: m.apply(p, x, method=lambda mod, x: mod.g_a(x))),
-        h_a=jax.jit(lambda p, y: m.apply(p, y, method=lambda mod, y: mod.h_a(y))),
+        g_a=jax.jit(lambda p, x, q: m.apply(p, x, q, method=m.y_from_x)),
+        h_a=jax.jit(lambda p, y, q: m.apply(p, y, q, method=m.z_from_y)),
     )
 
 
@@ -138,6 +144,57 @@ class Codec:
         self._analyze, self._hyper, self._step = fns.analyze, fns.hyper, fns.step
         self._z_lik, self._g_a, self._h_a = fns.z_lik, fns.g_a, fns.h_a
         self._sample, self._synth = fns.sample, fns.synth
+        # The quality of new files (variable-rate models; None for a fixed rate).
+        self.quality = model_lib.default_quality(model)
+
+    @property
+    def variable_rate(self) -> bool:
+        return bool(self.model.rate_lmbdas)
+
+    @property
+    def quality_range(self) -> tuple[float, float] | None:
+        """(lowest, highest) quality of a variable-rate model (higher is better: more bits);
+        None for a fixed-rate model, which codes at one rate only."""
+        return gain.quality_range(self.model.rate_lmbdas) if self.variable_rate else None
+
+    def quality_for_lmbda(self, lmbda: float) -> float:
+        """The quality of a variable-rate model that trained for ``lmbda`` (interpolated)."""
+        self._require_variable_rate("a lambda")
+        return float(np.float32(gain.quality_for_lmbda(lmbda, self.model.rate_lmbdas)))
+
+    def lmbda_for_quality(self, quality: float) -> float:
+        self._require_variable_rate("a quality")
+        q = gain.check_quality(quality, self.model.rate_lmbdas)
+        return float(gain.lmbda_for_quality(q, self.model.rate_lmbdas))
+
+    def _require_variable_rate(self, what: str) -> None:
+        if not self.variable_rate:
+            raise ValueError(f"model {self.name} has a fixed rate: it takes no {what}; a "
+                             f"variable-rate model does (`laplace-codec models` says which)")
+
+    def set_quality(self, quality: float | None = None, lmbda: float | None = None) -> None:
+        """The quality of new files: ``quality`` in ``quality_range``, or the quality of
+        ``lmbda``; variable-rate models only."""
+        self.quality = self._quality(quality, lmbda)
+
+    def with_quality(self, quality: float | None = None,
+                     lmbda: float | None = None) -> "Codec":
+        """A copy of this codec (sharing weights and compiled functions) whose new files are
+        coded at ``quality`` or at the quality of ``lmbda``."""
+        other = copy.copy(self)
+        other.set_quality(quality, lmbda)
+        return other
+
+    def _quality(self, quality, lmbda) -> float | None:
+        """The float32-exact quality an encode uses (the codec's own when both are None)."""
+        if quality is not None and lmbda is not None:
+            raise ValueError("give a quality or a lambda, not both")
+        if quality is None and lmbda is None:
+            return self.quality
+        if lmbda is not None:
+            return self.quality_for_lmbda(lmbda)
+        self._require_variable_rate("a quality")
+        return gain.check_quality(quality, self.model.rate_lmbdas)
 
     @property
     def diffusion(self) -> bool:
@@ -163,9 +220,14 @@ class Codec:
         return self.tables
 
     # ------------------------------------------------------------------ encoding
-    def encode(self, image, seed: int = 0) -> Encoded:
-        """Codes an image; ``seed`` (diffusion decoders) is the sampler's seed in the header."""
+    def encode(self, image, seed: int = 0, quality: float | None = None,
+               lmbda: float | None = None) -> Encoded:
+        """Codes an image; ``seed`` (diffusion decoders) is the sampler's seed in the header;
+        ``quality`` or ``lmbda`` (variable-rate models) the rate, recorded in the header
+        (default: the codec's ``quality``)."""
         tables = self._require_tables()
+        quality = self._quality(quality, lmbda)
+        q = None if quality is None else jnp.float32(quality)
         if not (isinstance(seed, int) and 0 <= seed < 2**32):
             raise ValueError(f"seed must be an integer in [0, 2^32), got {seed!r}")
         x = images.as_rgb_uint8(image)
@@ -175,10 +237,10 @@ class Codec:
             raise images.InputError(f"image of {height}x{width} pixels exceeds the format's "
                                     f"limit of {bitstream.MAX_PIXELS} pixels (after padding)")
         t0 = time.perf_counter()
-        y, z = self._analysis(xp)
+        y, z = self._analysis(xp, q)
         z_sym = np.rint(z).astype(np.int32)
         z_hat = z_sym.astype(np.float32)
-        hyper = self._hyper(self.params, z_hat)
+        hyper = self._hyper(self.params, z_hat, q)
         z_bits = float(-np.log2(np.asarray(self._z_lik(self.params, z_hat), np.float64)).sum())
         network, coding = time.perf_counter() - t0, 0.0
 
@@ -209,17 +271,20 @@ class Codec:
         header = bitstream.Header(
             model_name=self.name, model_hash=self.model_hash, height=height, width=width,
             pad_h=pad_h, pad_w=pad_w, symbols_crc=bitstream.symbols_crc(*symbols),
-            **self._decoder_fields(seed))
+            quality=quality, **self._decoder_fields(seed))
         return Encoded(bitstream.pack(header, streams), y_hat, float(sum(step_bits)), network,
-                       coding, tuple(step_bits))
+                       coding, tuple(step_bits), quality)
 
     def _decoder_fields(self, seed: int) -> dict:
         return self.decoder_kind.header_fields(seed, self.steps, self.sampler,
                                                bitstream.SAMPLERS)
 
-    def compress(self, image) -> bytes:
-        """Compresses a uint8 RGB image (H, W, 3) of any size into the bytes of a .lgc file."""
-        return self.encode(image).data
+    def compress(self, image, quality: float | None = None,
+                 lmbda: float | None = None) -> bytes:
+        """Compresses a uint8 RGB image (H, W, 3) of any size into the bytes of a .lgc file;
+        a variable-rate model codes at ``quality`` (in ``quality_range``, higher is better)
+        or at the quality of ``lmbda``, by default at its ``quality``."""
+        return self.encode(image, quality=quality, lmbda=lmbda).data
 
     # ------------------------------------------------------------------ decoding
     def check_model(self, header: bitstream.Header) -> None:
@@ -243,6 +308,16 @@ class Codec:
                               f"{self.decoder_kind.label} decoder")
         if steps is not None or sampler is not None:
             self.decoder_kind.require_sampling(self.name)
+        if (header.quality is None) == self.variable_rate:
+            raise FormatError(f"header is inconsistent with the model: "
+                              f"{'no' if header.quality is None else 'a'} quality field for "
+                              f"a {'variable' if self.variable_rate else 'fixed'}-rate model")
+        if header.quality is not None:
+            try:
+                gain.check_quality(header.quality, self.model.rate_lmbdas)
+            except ValueError as e:
+                raise FormatError(f"header is inconsistent with the model: {e}") from None
+        q = None if header.quality is None else jnp.float32(header.quality)
         hp, wp = header.height + header.pad_h, header.width + header.pad_w
         mult = model_lib.PAD_MULTIPLE
         if hp % mult or wp % mult or header.pad_h >= mult or header.pad_w >= mult:
@@ -259,7 +334,7 @@ class Codec:
         z_hat = z_sym.astype(np.float32)
         coding = time.perf_counter() - t0
         t0 = time.perf_counter()
-        hyper = self._hyper(self.params, z_hat)
+        hyper = self._hyper(self.params, z_hat, q)
         network = time.perf_counter() - t0
 
         t_y = time.perf_counter()
@@ -287,45 +362,50 @@ class Codec:
         steps = header.decoder_steps if steps is None else steps
         sampler = header.sampler if sampler is None else sampler
         image = self.reconstruct(y_hat, header.height, header.width, header.decoder_seed,
-                                 steps, sampler)
+                                 steps, sampler, header.quality)
         network += time.perf_counter() - t0
         return Decoded(image, header, y_hat, network, coding, y_s)
 
     def reconstruct(self, y_hat: np.ndarray, height: int, width: int, seed: int = 0,
-                    steps: int | None = None, sampler: str | None = None) -> np.ndarray:
+                    steps: int | None = None, sampler: str | None = None,
+                    quality: float | None = None) -> np.ndarray:
         """The decoder's image for a quantized latent, cropped to (height, width); diffusion
-        decoders sample with (seed, steps, sampler), defaulting to the codec's settings; an
-        MSE decoder's g_s runs in tiles on large images (``_synthesize``)."""
+        decoders sample with (seed, steps, sampler), defaulting to the codec's settings; a
+        variable-rate model decodes at ``quality`` (default: the codec's); an MSE decoder's
+        g_s runs in tiles on large images (``_synthesize``)."""
+        quality = self._quality(quality, None)
+        q = None if quality is None else jnp.float32(quality)
         if self.decoder_kind.samples:
             steps = _check_steps(self.steps if steps is None else steps)
             sampler = _check_sampler(self.sampler if sampler is None else sampler)
             x_hat = np.asarray(self._sample(self.params, jnp.asarray(y_hat), seed, steps,
-                                            sampler))[0]
+                                            sampler, q))[0]
         else:
-            x_hat = self._synthesize(y_hat)[0]
+            x_hat = self._synthesize(y_hat, q)[0]
         x_hat = model_lib.to_uint8(x_hat).astype(np.uint8)
         return x_hat[:height, :width]
 
-    def _synthesize(self, y_hat: np.ndarray) -> np.ndarray:
-        """g_s(y_hat), in tiles when the image is larger than ``synthesis_tile_pixels``."""
+    def _synthesize(self, y_hat: np.ndarray, q=None) -> np.ndarray:
+        """g_s(y_hat), in tiles when the image is larger than ``synthesis_tile_pixels`` (the
+        inverse gain of a variable-rate model is per channel: tiles see the same)."""
         limit = self.synthesis_tile_pixels
         if limit is None or y_hat.shape[1] * y_hat.shape[2] * 256 <= limit:
-            return np.asarray(self._synth(self.params, jnp.asarray(y_hat)))
+            return np.asarray(self._synth(self.params, jnp.asarray(y_hat), q))
         halo = int(np.ceil(tiling.receptive_radius(self.model.res_blocks)))
-        return tiling.tiled_apply(lambda t: self._synth(self.params, jnp.asarray(t)), y_hat,
+        return tiling.tiled_apply(lambda t: self._synth(self.params, jnp.asarray(t), q), y_hat,
                                   scale=16, tile=self.tile_latents, halo=halo)
 
-    def _analysis(self, xp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _analysis(self, xp: np.ndarray, q=None) -> tuple[np.ndarray, np.ndarray]:
         """(y, z) of a padded uint8 image; g_a in tiles above ``analysis_tile_pixels``."""
         x = model_lib.from_uint8(jnp.asarray(xp[None]))
         limit = self.analysis_tile_pixels
         if limit is None or xp.shape[0] * xp.shape[1] <= limit:
-            y, z = self._analyze(self.params, x)
+            y, z = self._analyze(self.params, x, q)
             return np.asarray(y), np.asarray(z)
         halo = int(np.ceil(tiling.analysis_radius(self.model.res_blocks)))
-        y = tiling.tiled_apply(lambda t: self._g_a(self.params, jnp.asarray(t)), x, scale=1,
+        y = tiling.tiled_apply(lambda t: self._g_a(self.params, jnp.asarray(t), q), x, scale=1,
                                tile=self.tile_latents, halo=halo, in_scale=16)
-        return y, np.asarray(self._h_a(self.params, jnp.asarray(y)))
+        return y, np.asarray(self._h_a(self.params, jnp.asarray(y), q))
 
     def decompress(self, data: bytes, steps: int | None = None,
                    sampler: str | None = None) -> np.ndarray:

@@ -85,7 +85,8 @@ def evaluate_codec(codec: codec_lib.Codec, paths: list[str], progress: bool = Tr
                                estimated_bpp=encoded.estimated_bits / (x.shape[0] * x.shape[1])))
         if fid_features:
             fid_features.add(path, x, x_hat)
-    return dict(model=codec.model_id, per_image=records, mean=_means(records, fid_features))
+    label = codec.model_id + (f" q={codec.quality:g}" if codec.quality is not None else "")
+    return dict(model=label, per_image=records, mean=_means(records, fid_features))
 
 
 def _record(path, x, x_hat, data_bytes, encode_s, decode_s, **extra) -> dict:
@@ -174,7 +175,7 @@ def evaluate(codecs: list[Codec], data_glob: str, out: str | None = None,
     for anchor_name in bd_anchors:
         anchor = anchors_lib.load(anchor_name)
         result["bd_rate"][f"vs {anchor['name']}"] = {
-            c["name"]: _safe_bd_rate(anchor, c) for c in curves}
+            c["name"]: safe_bd_rate(anchor, c) for c in curves}
     if out:
         atomic_write(out, json.dumps(_jsonable(result), indent=2).encode())
     if plot:
@@ -184,7 +185,7 @@ def evaluate(codecs: list[Codec], data_glob: str, out: str | None = None,
     return result
 
 
-def _safe_bd_rate(anchor: dict, curve: dict) -> float | None:
+def safe_bd_rate(anchor: dict, curve: dict) -> float | None:
     """BD-rate in percent, or None where the curves do not allow one (one point, no overlap)."""
     try:
         value = rd.bd_rate(anchor, curve)

@@ -150,7 +150,7 @@ def verify_params(model, params, tables, where: str) -> None:
     def init():
         key = jax.random.PRNGKey(0)
         return model.init({"params": key, "noise": key}, jnp.zeros((1, 128, 128, 3)),
-                          train=True)["params"]
+                          train=True, quality=model_lib.default_quality(model, batch=1))["params"]
 
     def flat(tree):
         return {"/".join(str(getattr(k, "key", k)) for k in path): tuple(np.shape(leaf))

@@ -42,6 +42,7 @@ from laplace_codec import zoo
 from laplace_codec.coding import tf_backend
 from laplace_codec.coding.tables import tables_for
 from laplace_codec.errors import CheckpointError
+from laplace_codec.models import gain
 from laplace_codec.models import model as model_lib
 from laplace_codec.training import checkpoint, data
 
@@ -72,16 +73,30 @@ def rate_distortion(model, params, batch: jax.Array, rng: jax.Array,
                     loss_config: ml_collections.ConfigDict):
     """Loss and metrics of one uint8 batch; batch values are mapped to [-1, 1].
 
-    Diffusion models report ``mse``/``psnr`` of the one-step reconstruction x0_hat at the
-    random t of each image (a training signal, not the sampled image's quality)."""
+    A variable-rate model draws each image's quality uniformly from its range, and weights
+    that image's rate by the quality's lambda (``gain.lmbda_for_quality``), so that every
+    step trains every rate; a fixed-rate model uses ``loss_config.lmbda``. Diffusion models
+    report ``mse``/``psnr`` of the one-step reconstruction x0_hat at the random t of each
+    image (a training signal, not the sampled image's quality)."""
     x = model_lib.from_uint8(batch)
-    out = model.apply({"params": params}, x, train=True, rngs={"noise": rng})
-    num_pixels = x.shape[0] * x.shape[1] * x.shape[2]
-    bits_y = -jnp.sum(jnp.log2(out["y_likelihood"]))
-    bits_z = -jnp.sum(jnp.log2(out["z_likelihood"]))
-    bpp = (bits_y + bits_z) / num_pixels
+    quality, lmbda = None, loss_config.lmbda
+    if model.rate_lmbdas:
+        low, high = gain.quality_range(model.rate_lmbdas)
+        quality = jax.random.uniform(jax.random.fold_in(rng, 7), (x.shape[0],),
+                                     minval=low, maxval=high)
+        lmbda = gain.lmbda_for_quality(quality, model.rate_lmbdas)
+    out = model.apply({"params": params}, x, train=True, quality=quality,
+                      rngs={"noise": rng})
+    pixels = x.shape[1] * x.shape[2]
+    bits_y = -jnp.sum(jnp.log2(out["y_likelihood"]), axis=(1, 2, 3))
+    bits_z = -jnp.sum(jnp.log2(out["z_likelihood"]), axis=(1, 2, 3))
+    bpp_each = (bits_y + bits_z) / pixels
+    bpp = jnp.mean(bpp_each)
+    rate_term = jnp.mean(lmbda * bpp_each)
     # eq. 8 (MSE decoder) or eqs. 11-12 (diffusion decoder): the decoder kind's loss
-    loss, mse, extra = model_lib.decoder_for(model).loss(out, x, bpp, loss_config)
+    loss, mse, extra = model_lib.decoder_for(model).loss(out, x, rate_term, loss_config)
+    bits_z = jnp.sum(bits_z)
+    num_pixels = x.shape[0] * pixels
     psnr = 10.0 * jnp.log10(4.0 / jnp.maximum(mse, 1e-10))  # peak-to-peak 2 in [-1, 1]
     return loss, dict(loss=loss, bpp=bpp, bpp_z=bits_z / num_pixels, mse=mse, psnr=psnr,
                       **extra)
@@ -119,7 +134,8 @@ def init_state(model, config, rng):
     crop = config.data.crop
     params_rng, noise_rng, rng = jax.random.split(rng, 3)
     variables = model.init({"params": params_rng, "noise": noise_rng},
-                           jnp.zeros((1, crop, crop, 3)), train=True)
+                           jnp.zeros((1, crop, crop, 3)), train=True,
+                           quality=model_lib.default_quality(model, batch=1))
     tx = make_optimizer(config)
     state = dict(params=variables["params"], opt_state=tx.init(variables["params"]),
                  step=jnp.asarray(0, jnp.int32), rng=rng)
@@ -337,17 +353,20 @@ def make_evaluator(model, config: ml_collections.ConfigDict, writer):
     batch = np.stack(batch)
 
     steps = config.eval.get("diffusion_steps", 10)
+    # A variable-rate model is evaluated at its default quality (lambda 0.01).
+    quality = model_lib.default_quality(model, batch=len(batch))
 
     @jax.jit
     def forward(params):
         x = model_lib.from_uint8(jnp.asarray(batch))
-        out = model.apply({"params": params}, x, train=False)
+        out = model.apply({"params": params}, x, train=False, quality=quality)
         bits = -(jnp.sum(jnp.log2(out["y_likelihood"]), axis=(1, 2, 3))
                  + jnp.sum(jnp.log2(out["z_likelihood"]), axis=(1, 2, 3)))
         # A diffusion decoder samples a few deterministic steps: comparable from one
         # evaluation to the next.
         x_hat = model_lib.decoder_for(model).reconstruct(
-            model, {"params": params}, out["y_hat"], jax.random.PRNGKey(0), steps, "ddim")
+            model, {"params": params}, out["y_hat"], jax.random.PRNGKey(0), steps, "ddim",
+            quality=quality)
         x_hat = model_lib.to_uint8(x_hat)
         mse = jnp.mean(jnp.square(x_hat - jnp.asarray(batch, jnp.float32)), axis=(1, 2, 3))
         return bits / (crop * crop), 10.0 * jnp.log10(255.0 ** 2 / mse), x_hat.astype(jnp.uint8)

@@ -54,22 +54,25 @@ class DecoderKind:
         """The decoder's part of the training forward (``module`` is the bound model)."""
         raise NotImplementedError
 
-    def loss(self, out: dict, x: jax.Array, bpp: jax.Array, loss_config):
+    def loss(self, out: dict, x: jax.Array, rate_term: jax.Array, loss_config):
         """(loss, mse, extra metrics) of the forward output ``out`` for the images ``x`` in
-        [-1, 1] at rate ``bpp``, with ``loss_config.lmbda`` as lambda."""
+        [-1, 1]; ``rate_term`` is lambda R, already weighted (per image for a variable-rate
+        model, whose lambda depends on each image's quality)."""
         raise NotImplementedError
 
     def reconstruct(self, model, variables, y_hat: jax.Array, rng: jax.Array,
-                    steps: int | None = None, sampler: str | None = None) -> jax.Array:
-        """The decoder's image of y_hat, in [-1, 1]; ``rng``, ``steps`` and ``sampler``
-        apply to a decoder that samples."""
+                    steps: int | None = None, sampler: str | None = None,
+                    quality=None) -> jax.Array:
+        """The decoder's image of the coded y_hat, in [-1, 1]; ``rng``, ``steps`` and
+        ``sampler`` apply to a decoder that samples, ``quality`` to a variable-rate model."""
         raise NotImplementedError
 
     def option(self, name: str):
         """One option of the diffusion decoder (its configured value or the default)."""
         raise ValueError(f"this model has an {self.label} decoder, not a diffusion decoder")
 
-    def sample(self, model, variables, y_hat, rng, steps, sampler, return_trajectory=False):
+    def sample(self, model, variables, y_hat, rng, steps, sampler, return_trajectory=False,
+               quality=None):
         self.option("sampler")  # raises: this decoder does not sample
 
     def require_sampling(self, model_name: str) -> None:
@@ -103,13 +106,14 @@ class MSEKind(DecoderKind):
     def forward(self, module, x, y_hat, train):
         return dict(x_hat=module.g_s(y_hat))
 
-    def loss(self, out, x, bpp, loss_config):
+    def loss(self, out, x, rate_term, loss_config):
         """``L = D + lmbda R`` (eq. 8), D the MSE of images in [-1, 1]."""
         mse = jnp.mean(jnp.square(out["x_hat"] - x))
-        return mse + loss_config.lmbda * bpp, mse, {}
+        return mse + rate_term, mse, {}
 
-    def reconstruct(self, model, variables, y_hat, rng, steps=None, sampler=None):
-        return model.apply(variables, y_hat, method=model.synthesize)
+    def reconstruct(self, model, variables, y_hat, rng, steps=None, sampler=None,
+                    quality=None):
+        return model.apply(variables, y_hat, quality, method=model.synthesize)
 
     def header_fields(self, seed, steps, sampler, samplers):
         return dict(decoder_seed=0, decoder_steps=0, decoder_sampler=samplers.index("none"))
@@ -158,7 +162,7 @@ class DiffusionKind(DecoderKind):
         return dict(t=t, eps=eps, eps_hat=eps_hat,
                     x0_hat=blur_diffusion.predict_x0(z_t, t, eps_hat, schedule))
 
-    def loss(self, out, x, bpp, loss_config):
+    def loss(self, out, x, rate_term, loss_config):
         """``L = lmbda R + ||eps - eps_hat||^2 + beta w(t) LPIPS(x, x0_hat)`` (eqs. 11-12),
         ``w(t)`` of ``blur_diffusion.lpips_weight`` (``loss.lpips_snr_cap``). ``mse`` is that
         of the one-step reconstruction x0_hat (a training signal, not the sampled image's)."""
@@ -172,16 +176,17 @@ class DiffusionKind(DecoderKind):
                 loss_config.get("lpips_snr_cap", 0.0))
             lpips = jnp.mean(weight * perceptual.lpips_distance(
                 x, out["x0_hat"], loss_config.get("lpips_net", "alexnet")))
-        loss = loss_config.lmbda * bpp + eps_mse + beta * lpips
+        loss = rate_term + eps_mse + beta * lpips
         return loss, mse, dict(eps_mse=eps_mse, lpips=lpips, lpips_weight=jnp.mean(weight))
 
     def option(self, name):
         return getattr(self.settings, name)
 
-    def sample(self, model, variables, y_hat, rng, steps, sampler, return_trajectory=False):
-        """The image for y_hat (in [-1, 1]): the condition pyramid once, then ``steps`` steps
-        of ``sampler`` from z_1 ~ N(0, I) drawn from ``rng`` (eq. 13)."""
-        cond = model.apply(variables, y_hat, method=model.condition)
+    def sample(self, model, variables, y_hat, rng, steps, sampler, return_trajectory=False,
+               quality=None):
+        """The image for the coded y_hat (in [-1, 1]): the condition pyramid once, then
+        ``steps`` steps of ``sampler`` from z_1 ~ N(0, I) drawn from ``rng`` (eq. 13)."""
+        cond = model.apply(variables, y_hat, quality, method=model.condition)
         b, h, w, _ = y_hat.shape
 
         def eps_fn(z_t, t):
@@ -191,10 +196,11 @@ class DiffusionKind(DecoderKind):
                                      self.settings.schedule, sampler,
                                      return_trajectory=return_trajectory)
 
-    def reconstruct(self, model, variables, y_hat, rng, steps=None, sampler=None):
+    def reconstruct(self, model, variables, y_hat, rng, steps=None, sampler=None,
+                    quality=None):
         return self.sample(model, variables, y_hat, rng,
                            self.steps if steps is None else steps,
-                           self.sampler if sampler is None else sampler)
+                           self.sampler if sampler is None else sampler, quality=quality)
 
     def header_fields(self, seed, steps, sampler, samplers):
         return dict(decoder_seed=seed, decoder_steps=steps,
