@@ -4,6 +4,9 @@ Any config field can be overridden, e.g. ``--config.loss.lmbda=0.02``. A run kil
 point resumes from its latest checkpoint when the same command is run again.
 """
 
+import sys
+
+import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
@@ -22,11 +25,11 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # orbax and clu are chatty at INFO
     codec.enable_compilation_cache()  # a resumed run does not compile its steps again
     if _MULTIHOST.value:
-        import jax
-
         jax.distributed.initialize()
     summary = training.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
     print(training.summary_line(summary), flush=True)
+    if summary.get("interrupted"):
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.num_steps = 2_400_000
     config.train.log_every = 100
     config.train.checkpoint_every = 5000
+    config.train.checkpoint_minutes = 10  # also a checkpoint every this many minutes (0: off)
     config.train.keep_checkpoints = 3
     config.train.shard_params = False  # FSDP: split large state arrays over the data axis
     config.train.ema_decay = 0.0  # > 0 keeps an EMA of the weights (used for evaluation)

@@ -1,6 +1,11 @@
 """Training: the step, the resumable data pipeline, checkpoints that can compress."""
 
+import json
 import os
+import re
+import signal
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -34,10 +39,58 @@ def test_one_step_trains_saves_tables_and_resumes(tmp_path, photo):
     encoded = codec.encode(x)
     np.testing.assert_array_equal(codec.decompress(encoded.data),
                                   codec.reconstruct(encoded.y_hat, 70, 90))
-    # Running again with more steps continues from the checkpoint instead of restarting.
+    # Running again with more steps continues from the checkpoint instead of restarting;
+    # records of steps after it (a stretch lost with a killed run) leave metrics.jsonl.
+    with open(os.path.join(workdir, "metrics.jsonl"), "a") as f:
+        f.write('{"step": 5, "loss": 1.0}\n')
     second = training.train_and_evaluate(_tiny_config(3), workdir)
     assert [s for s, _ in second["history"]] == [2, 3]
     assert laplace_codec.load(workdir).model_hash != codec.model_hash
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        assert [json.loads(line)["step"] for line in f] == [1, 2, 3]
+
+
+def test_ctrl_c_saves_a_checkpoint_and_the_run_resumes_from_it(tmp_path):
+    """The first SIGINT finishes the step, saves it and stops (exit status 130 from train.py's
+    code path); a run started again resumes there."""
+    program = ("import sys\n"
+               "from laplace_codec.training import loop as training\n"
+               "from tests.test_training import _tiny_config\n"
+               "config = _tiny_config(100000)\n"
+               "config.train.log_every = config.train.checkpoint_every = 100000\n"
+               f"summary = training.train_and_evaluate(config, {str(tmp_path)!r})\n"
+               "print(training.summary_line(summary), flush=True)\n"
+               "sys.exit(130 if summary['interrupted'] else 0)\n")
+    proc = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            cwd=os.path.dirname(os.path.dirname(__file__)))
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if "starting from scratch" in line:
+            assert "no checkpoint there" in line
+        if "(compilation included); training" in line:
+            proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=600) == 130, "".join(lines)
+    text = "".join(lines)
+    assert "SIGINT: saving a checkpoint after this step" in text
+    stopped = re.search(r"stopped at step (\d+) \(SIGINT\): checkpoint saved", text)
+    assert stopped, text
+    step = int(stopped.group(1))
+    assert os.path.isdir(tmp_path / "checkpoints" / str(step))
+    resumed = training.train_and_evaluate(_tiny_config(step + 1), str(tmp_path))
+    assert [s for s, _ in resumed["history"]] == [step + 1]
+
+
+def test_progress_lines_give_rate_eta_and_running_means(capsys):
+    progress = training.Progress(start=0, total=10, every=0.0)
+    progress.update(1, {"loss": 9.0, "bpp": 9.0, "psnr": 9.0})  # the compiling step
+    progress.update(2, {"loss": 1.0, "bpp": 0.5, "psnr": 20.0})
+    progress.update(3, {"loss": 3.0, "bpp": 1.5, "psnr": 30.0})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "step 1 done (compilation included); training"
+    assert re.match(r"step 3/10 \(30\.0%\), [\d.]+ steps/s, elapsed 0:00:\d\d, ETA \S+; mean "
+                    r"of the last 1 steps: loss 3, bpp 1\.5, psnr 30$", out[2]), out
 
 
 def test_data_pipeline_resumes_at_any_step_and_shards_by_process():
@@ -130,8 +183,6 @@ def test_training_logs_no_tensorflow_cuda_noise(tmp_path):
     """A user's program that imports JAX first (which lowers TensorFlow's log threshold) and
     then trains: stderr carries no TensorFlow CUDA-plugin registration errors (clu imports
     TensorFlow; this CPU has no CUDA)."""
-    import subprocess
-    import sys
 
     program = ("import jax\n"
                "from laplace_codec.training import loop as training\n"

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 import time
 
 import jax
@@ -39,6 +41,7 @@ from jax.sharding import PartitionSpec as P
 
 from laplace_codec import images as images_lib
 from laplace_codec import zoo
+from laplace_codec.atomic import atomic_write
 from laplace_codec.coding import tf_backend
 from laplace_codec.coding.tables import tables_for
 from laplace_codec.errors import CheckpointError
@@ -254,7 +257,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             lambda x, s: jax.ShapeDtypeStruct(np.shape(x), jnp.asarray(x).dtype, sharding=s),
             state, sharding)
         state = checkpoint.restore_state(mngr, start, target)
-        print(f"resumed from step {start} in {workdir}", flush=True)
+        if jax.process_index() == 0:
+            _truncate_jsonl(os.path.join(workdir, "metrics.jsonl"), start)
+        print(f"resumed from step {start} of {config.train.num_steps} in {workdir}", flush=True)
     elif config.train.get("init_from"):
         params, copied, fresh = warm_start(state["params"], config.train.init_from)
         stuck = sorted({n.split("'")[1] for n in fresh} & frozen_modules(config, model))
@@ -266,8 +271,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         state = dict(state, params=params, opt_state=tx.init(params))
         if "ema_params" in state:
             state["ema_params"] = params
-        print(f"initialised {len(copied)} parameter arrays from {config.train.init_from}; "
-              f"{len(fresh)} start fresh", flush=True)
+        print(f"starting from scratch in {workdir}: initialised {len(copied)} parameter "
+              f"arrays from {config.train.init_from}; {len(fresh)} start fresh", flush=True)
+    else:
+        print(f"starting from scratch in {workdir} (no checkpoint there)", flush=True)
     state = jax.device_put(state, sharding)
     max_nonfinite = config.optim.get("max_nonfinite", 20)
 
@@ -291,11 +298,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
     metrics, history = None, []
     t_start = time.time()
+    progress = Progress(start, num_steps)
+    stop = _StopRequest()
+    checkpoint_seconds = 60 * config.train.get("checkpoint_minutes", 0)
+    last_save = time.time()
+    step = start
     try:
         for step in range(start + 1, num_steps + 1):
             batch = jax.make_array_from_process_local_data(batch_sharding, next(batches))
+            if step == start + 1:
+                print(f"compiling the training step (minutes on a CPU) and running step "
+                      f"{step}...", flush=True)
             state, metrics = train_step(state, batch)
             report(step)
+            progress.update(step, metrics)
             last_step = step == num_steps
             if step % config.train.log_every == 0 or step % config.train.checkpoint_every == 0 \
                     or last_step:
@@ -314,19 +330,108 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                   dict(step=step, **metrics))
                 print(f"step {step}: " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()),
                       flush=True)
-            if step % config.train.checkpoint_every == 0 and step != num_steps:
+            timed = (checkpoint_seconds and jax.process_count() == 1
+                     and time.time() - last_save >= checkpoint_seconds)
+            if (step % config.train.checkpoint_every == 0 or timed) and step != num_steps:
                 save(step)
+                last_save = time.time()
             if evaluate and (step % config.eval.every == 0 or last_step):
                 evaluate(step, state)
-        if num_steps > start:
-            save(num_steps)
+            if stop.requested and not last_step:
+                save(step)
+                print(f"stopped at step {step} ({stop.requested}): checkpoint saved; run the "
+                      f"same command to resume", flush=True)
+                break
+        else:
+            if num_steps > start:
+                save(num_steps)
     finally:  # a pending asynchronous save completes even if training stops
+        stop.restore()
         mngr.wait_until_finished()
     writer.flush()
     if metrics is not None and not isinstance(metrics.get("loss"), float):
         metrics = {k: float(v) for k, v in jax.device_get(metrics).items()}
     elapsed = time.time() - t_start
-    return dict(last=metrics, history=history, seconds=elapsed, steps=num_steps - start)
+    return dict(last=metrics, history=history, seconds=elapsed, steps=step - start,
+                interrupted=stop.requested)
+
+
+class _StopRequest:
+    """The first SIGINT (Ctrl-C) or SIGTERM asks the loop to save a checkpoint at the end of
+    the current step and stop; a second SIGINT stops at once (KeyboardInterrupt). Installed
+    only in the main thread, where Python delivers signals."""
+
+    def __init__(self):
+        self.requested: str | None = None
+        self._previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+        print(f"\n{self.requested}: saving a checkpoint after this step, then stopping "
+              f"(Ctrl-C again to stop at once, without it)", flush=True)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+
+class Progress:
+    """A console line at least every ``every`` seconds: step/total, steps per second, elapsed
+    time, ETA, and the running mean of loss, bpp and PSNR over the steps since the last line."""
+
+    KEYS = ("loss", "bpp", "psnr")
+
+    def __init__(self, start: int, total: int, every: float = 30.0):
+        self.start, self.total, self.every = start, total, every
+        self.t0 = self.last = None
+        self.sums, self.count = {}, 0
+
+    def update(self, step: int, metrics) -> None:
+        now = time.time()
+        if self.t0 is None:  # the first step compiles: the rate counts from its end
+            self.t0 = self.last = now
+            self.first_step = step
+            print(f"step {step} done (compilation included); training", flush=True)
+            return
+        values = jax.device_get({k: metrics[k] for k in self.KEYS if k in metrics})
+        for k in self.KEYS:
+            if k in values:
+                self.sums[k] = self.sums.get(k, 0.0) + float(values[k])
+        self.count += 1
+        if now - self.last < self.every and step != self.total:
+            return
+        rate = (step - self.first_step) / max(now - self.t0, 1e-9)
+        eta = (self.total - step) / rate if rate > 0 else float("inf")
+        means = ", ".join(f"{k} {v / self.count:.4g}" for k, v in self.sums.items())
+        print(f"step {step}/{self.total} ({100 * step / self.total:.1f}%), {rate:.2f} steps/s, "
+              f"elapsed {_duration(now - self.t0)}, ETA {_duration(eta)}; mean of the last "
+              f"{self.count} steps: {means}", flush=True)
+        self.last, self.sums, self.count = now, {}, 0
+
+
+def _duration(seconds: float) -> str:
+    if seconds == float("inf"):
+        return "unknown"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _truncate_jsonl(path: str, last_step: int) -> None:
+    """Drops the records of steps after ``last_step`` (a resumed run replays them), so that
+    ``metrics.jsonl`` stays one series; rewritten atomically."""
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        lines = [line for line in f if line.strip()]
+    keep = [line for line in lines if json.loads(line).get("step", 0) <= last_step]
+    if len(keep) != len(lines):
+        atomic_write(path, "".join(keep).encode())
 
 
 def _append_jsonl(path: str, record: dict) -> None:
@@ -398,6 +503,9 @@ def summary_line(summary: dict) -> str:
     last = summary["last"]
     if last is None:
         return "nothing to train: the workdir already holds the final step"
+    if summary.get("interrupted"):
+        return (f"stopped after {summary['steps']} steps in {summary['seconds']:.1f} s "
+                f"({summary['interrupted']})")
     return (f"trained {summary['steps']} steps in {summary['seconds']:.1f} s: "
             f"loss {last['loss']:.4f}, {last['bpp']:.3f} bpp, PSNR {last['psnr']:.2f} dB "
             f"(training batch, noisy rate)")
