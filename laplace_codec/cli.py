@@ -12,6 +12,11 @@
     laplace-codec build-tables --ckpt DIR                # for checkpoints saved without tables
     laplace-codec models                                 # the bundled models
     laplace-codec export --ckpt DIR --name NAME --out D  # pack a checkpoint as a zoo model
+    laplace-codec compress --ckpt VR --quality 2.5 IN.png OUT.lgc  # a variable-rate model
+    laplace-codec compress A.png B.jpg C.png --out-dir D  # many files, one start-up
+    laplace-codec decompress D/*.lgc --out-dir R
+
+Outputs that exist are kept unless -f/--force is given.
 
 ``IN`` may be ``sample:NAME`` for one of scikit-image's bundled photographs. User errors
 print one line on stderr and exit with status 2; no traceback.
@@ -27,11 +32,13 @@ import warnings
 
 from absl import logging as absl_logging
 
+import laplace_codec
 from laplace_codec import api, images, zoo
 from laplace_codec.atomic import atomic_write
 from laplace_codec.coding import bitstream
 from laplace_codec.coding.codec import enable_compilation_cache
 from laplace_codec.errors import InputError, LaplaceCodecError
+from laplace_codec.evaluation import metrics
 from laplace_codec.models.decoders import kinds
 
 
@@ -53,6 +60,49 @@ def _flags(*names: str) -> str:
     return " and ".join("--" + f.replace("_", "-") for f in names)
 
 
+def _since_process_start() -> float | None:
+    """Seconds since this process started (Linux: from /proc), or None elsewhere."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _pairs(paths: list[str], out_dir: str | None, suffix: str) -> list[tuple[str, str]]:
+    """(input, output) pairs: ``IN OUT``, or with ``out_dir`` every path an input whose output
+    is named after it (``photo.png`` -> ``D/photo.lgc``; ``sample:NAME`` -> ``D/NAME...``)."""
+    if out_dir is None:
+        if len(paths) != 2:
+            raise _UsageError(f"give an input and an output, or several inputs and --out-dir D "
+                              f"(got {len(paths)} paths)")
+        return [(paths[0], paths[1])]
+    if not os.path.isdir(out_dir):
+        raise _UsageError(f"--out-dir {out_dir} is not a folder")
+    pairs = []
+    for path in paths:
+        stem = os.path.splitext(os.path.basename(path.split(":", 1)[-1]))[0]
+        pairs.append((path, os.path.join(out_dir, stem + suffix)))
+    outputs = [o for _, o in pairs]
+    if len(set(outputs)) != len(outputs):
+        raise _UsageError("several inputs would write the same output file; give them "
+                          "different names")
+    return pairs
+
+
+def _check_outputs(pairs, force: bool) -> None:
+    if force:
+        return
+    existing = [o for _, o in pairs if os.path.exists(o)]
+    if existing:
+        raise _UsageError(f"{existing[0]} exists" + (f" (and {len(existing) - 1} more)"
+                                                      if len(existing) > 1 else "") +
+                          "; pass -f/--force to overwrite")
+
+
 def cmd_compress(args) -> None:
     models = [f for f in ("ckpt", "model") if getattr(args, f) is not None]
     rates = [f for f in ("quality", "lmbda", "target_bpp") if getattr(args, f) is not None]
@@ -61,40 +111,66 @@ def cmd_compress(args) -> None:
                           f"--lmbda and --target-bpp, not {_flags(*models, *rates)}")
     if args.family and (args.target_bpp is None or models):
         raise _UsageError("--family only applies with --target-bpp and the bundled models")
-    image = images.read_image(args.input)
+    pairs = _pairs(args.paths, args.out_dir, ".lgc")
+    _check_outputs(pairs, args.force)
+    family = args.target_bpp is not None and (args.family or not (models or
+                                                                  _default_is_variable()))
     t0 = time.perf_counter()
-    tried = []
-    if args.target_bpp is not None and (args.family or not (models or _default_is_variable())):
-        # The bundled fixed-rate family: its models from the highest rate down.
-        enable_compilation_cache()
-        codec, encoded = api.select_for_bpp(image, args.target_bpp, args.family, args.seed,
-                                            args.steps, args.sampler)
-    else:
+    codec = None
+    if not family:
         codec = (_codec(args.ckpt, args.steps, args.sampler) if args.ckpt is not None else
                  _codec(args.model or _default_model(), args.steps, args.sampler, bundled=True))
+    else:
+        enable_compilation_cache()
+    loading = time.perf_counter() - t0
+    for source, output in pairs:
+        image = images.read_image(source)
         t0 = time.perf_counter()
+        tried = []
         try:
-            if args.target_bpp is not None:
+            if family:  # the bundled fixed-rate family: from the highest rate down
+                codec, encoded = api.select_for_bpp(image, args.target_bpp, args.family,
+                                                    args.seed, args.steps, args.sampler)
+            elif args.target_bpp is not None:
                 encoded, _, tried = api.fit_to_bpp(codec, image, args.target_bpp, args.seed)
             else:
                 encoded = codec.encode(image, seed=args.seed, quality=args.quality,
                                        lmbda=args.lmbda)
         except ValueError as e:  # a quality or lambda outside the model's range
             raise _UsageError(str(e)) from None
-    seconds = time.perf_counter() - t0
-    if tried:
-        _log("--target-bpp tried: " + ", ".join(f"quality {q:.4g} -> {b:.4f} bpp"
-                                                  for q, b in tried))
-    atomic_write(args.output, encoded.data)
-    pixels = image.shape[0] * image.shape[1]
-    print(f"{args.input} -> {args.output}: {image.shape[1]}x{image.shape[0]}, "
-          f"{len(encoded.data)} bytes, {8 * len(encoded.data) / pixels:.4f} bpp "
-          f"(model estimate {encoded.estimated_bits / pixels:.4f}), encode {seconds:.3f} s "
-          f"(network {encoded.network_s:.3f} s, range coding {encoded.coding_s:.3f} s), "
-          f"model {codec.model_id}" +
-          (f", quality {encoded.quality:.4g} (lambda "
-           f"{codec.lmbda_for_quality(encoded.quality):.4g})"
-           if encoded.quality is not None else ""))
+        seconds = time.perf_counter() - t0
+        if tried:
+            _log("--target-bpp tried: " + ", ".join(f"quality {q:.4g} -> {b:.4f} bpp"
+                                                      for q, b in tried))
+        atomic_write(output, encoded.data)
+        pixels = image.shape[0] * image.shape[1]
+        quality = (f", quality {encoded.quality:.4g} (lambda "
+                   f"{codec.lmbda_for_quality(encoded.quality):.4g})"
+                   if encoded.quality is not None else "")
+        print(f"{source} -> {output}: {image.shape[1]}x{image.shape[0]}, "
+              f"{len(encoded.data)} bytes, {8 * len(encoded.data) / pixels:.4f} bpp "
+              f"(model estimate {encoded.estimated_bits / pixels:.4f}), model "
+              f"{codec.model_id}{quality}")
+        parts = (f"network {encoded.network_s:.3f} s (compilation included on first use), "
+                 f"range coding {encoded.coding_s:.3f} s")
+        if tried:
+            parts = f"{len(tried)} encodes; the last: {parts}"
+        print(f"  encode {seconds:.3f} s: {parts}")
+        if args.psnr:
+            x_hat = codec.reconstruct(encoded.y_hat, image.shape[0], image.shape[1],
+                                      args.seed, quality=encoded.quality)
+            ssim = metrics.ms_ssim(image, x_hat)
+            print(f"  quality: PSNR {metrics.psnr_from_mse(metrics.mse(image, x_hat)):.2f} dB"
+                  + (f", MS-SSIM {ssim:.4f}" if ssim is not None else ""))
+    _print_total(loading)
+
+
+def _print_total(loading: float) -> None:
+    total = _since_process_start()
+    if total is not None:
+        print(f"total {total:.2f} s since the command started, of which model loading "
+              f"{loading:.2f} s; the rest is Python, JAX and TensorFlow start-up and the "
+              f"work above")
 
 
 def _default_is_variable() -> bool:
@@ -112,23 +188,40 @@ def _read_file(path: str) -> bytes:
         return f.read()
 
 
+LOSSY_SUFFIXES = (".jpg", ".jpeg", ".webp", ".avif", ".heic", ".jxl")
+
+
 def cmd_decompress(args) -> None:
-    data = _read_file(args.input)
-    header, _ = bitstream.unpack(data)
-    if args.ckpt:
-        codec = _codec(args.ckpt)
-    else:
-        enable_compilation_cache()
-        codec = api.bundled_codec_of(header.model_name, header.model_hash, args.input)
-    t0 = time.perf_counter()
-    try:
-        image = codec.decompress(data, steps=args.steps, sampler=args.sampler)
-    except ValueError as e:
-        raise _UsageError(str(e)) from None
-    seconds = time.perf_counter() - t0
-    images.write_image(args.output, image)
-    print(f"{args.input} -> {args.output}: {header.width}x{header.height}, decode "
-          f"{seconds:.3f} s, model {codec.model_id}")
+    pairs = _pairs(args.paths, args.out_dir, ".png")
+    _check_outputs(pairs, args.force)
+    loading, codecs = 0.0, {}
+    for source, output in pairs:
+        data = _read_file(source)
+        header, _ = bitstream.unpack(data)
+        t0 = time.perf_counter()
+        if args.ckpt:
+            codec = codecs.get("ckpt") or _codec(args.ckpt)
+            codecs["ckpt"] = codec
+        else:
+            enable_compilation_cache()
+            key = header.model_hash
+            codec = codecs.get(key) or api.bundled_codec_of(header.model_name, key, source)
+            codecs[key] = codec
+        loading += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        try:
+            decoded = codec.decode(data, steps=args.steps, sampler=args.sampler)
+        except ValueError as e:
+            raise _UsageError(str(e)) from None
+        seconds = time.perf_counter() - t0
+        if output.lower().endswith(LOSSY_SUFFIXES):
+            _log(f"laplace-codec: warning: {output} is a lossy format: the decoded image is "
+                 f"compressed again; write .png to keep it exactly")
+        images.write_image(output, decoded.image)
+        print(f"{source} -> {output}: {header.width}x{header.height}, decode {seconds:.3f} s "
+              f"(network {decoded.network_s:.3f} s, compilation included on first use; "
+              f"range coding {decoded.coding_s:.3f} s), model {codec.model_id}")
+    _print_total(loading)
 
 
 def cmd_info(args) -> None:
@@ -223,11 +316,15 @@ class _UsageError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="laplace-codec", description="Learned image compression with laplace_codec.")
+    parser.add_argument("--version", action="version",
+                        version=f"laplace-codec {laplace_codec.__version__} (file format "
+                                f"versions {', '.join(map(str, bitstream.VERSIONS))})")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("compress", help="compress an image into a .lgc file")
-    p.add_argument("--ckpt", help="training workdir or checkpoint step of the model")
-    p.add_argument("--model", help="bundled model (`laplace-codec models`; default: "
-                   "the documented default model)")
+    p.add_argument("--ckpt", help="the model: a training workdir, a checkpoint step, or a "
+                   "bundled model's name")
+    p.add_argument("--model", help=f"bundled model (`laplace-codec models`; default: "
+                   f"{zoo.default_name()})")
     p.add_argument("--quality", type=float, help="variable-rate models: the quality, a "
                    "continuous scale from 1 up to the model's number of rate levels (higher "
                    "is better; `laplace-codec models` shows each model's range; default: the "
@@ -240,8 +337,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "bundled fixed-rate model is chosen)")
     p.add_argument("--family", help="with --target-bpp: the bundled family to choose from "
                    "(default: the default model's)")
-    p.add_argument("input", help="image file, or sample:NAME for a bundled photograph")
-    p.add_argument("output", help="output .lgc file")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="IN OUT: an image file (or "
+                   "sample:NAME for a bundled photograph) and the .lgc file to write; with "
+                   "--out-dir, any number of images")
+    p.add_argument("--out-dir", dest="out_dir", help="write D/NAME.lgc for every input "
+                   "image (one start-up for many files)")
+    p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
+    p.add_argument("--psnr", action="store_true", help="also print the PSNR (and MS-SSIM) "
+                   "of the image the file decodes to")
     p.add_argument("--steps", type=int, help="diffusion decoders: sampling steps to record "
                    "in the file (default: the model's)")
     p.add_argument("--sampler", choices=bitstream.SAMPLERS[1:],
@@ -251,17 +354,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("decompress", help="decode a .lgc file into an image")
     p.add_argument("--ckpt", help="checkpoint of the model named in the file (default: "
                    "the bundled model that wrote it)")
-    p.add_argument("input", help=".lgc file")
-    p.add_argument("output", help="output image (PNG unless the suffix says otherwise)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="IN OUT: a .lgc file and the "
+                   "image to write (PNG unless the suffix says otherwise); with --out-dir, "
+                   "any number of .lgc files")
+    p.add_argument("--out-dir", dest="out_dir", help="write D/NAME.png for every input file")
+    p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--steps", type=int, help="diffusion decoders: override the file's steps")
     p.add_argument("--sampler", choices=bitstream.SAMPLERS[1:],
                    help="diffusion decoders: override the file's sampler")
     p.set_defaults(func=cmd_decompress)
     p = sub.add_parser("info", help="print the header of a .lgc file")
-    p.add_argument("input")
+    p.add_argument("input", help=".lgc file")
     p.set_defaults(func=cmd_info)
     p = sub.add_parser("build-tables", help="build and save a checkpoint's coding tables")
-    p.add_argument("--ckpt", required=True)
+    p.add_argument("--ckpt", required=True, help="training workdir or checkpoint step whose "
+                   "tables to build (from its weights) and store in it")
     p.set_defaults(func=cmd_build_tables)
     p = sub.add_parser("models", help="list the bundled models")
     p.set_defaults(func=cmd_models)

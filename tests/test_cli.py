@@ -60,3 +60,39 @@ def test_build_tables_restores_a_checkpoint_without_tables(trained_workdir, code
 
     rebuilt = laplace_codec.load(str(copy))
     assert rebuilt.model_hash == codec.model_hash
+
+
+def test_many_files_one_start_up_and_outputs_are_kept_unless_forced(trained_workdir, codec,
+                                                                     tmp_path):
+    sources = []
+    for name in ("coffee", "chelsea"):
+        sources.append(tmp_path / f"{name}.png")
+        images.write_image(str(sources[-1]), images.read_image(f"sample:{name}")[:96, :128])
+    lgc_dir, rec_dir = tmp_path / "lgc", tmp_path / "rec"
+    lgc_dir.mkdir()
+    rec_dir.mkdir()
+    done = run("compress", "--ckpt", trained_workdir, "--psnr", *sources, "--out-dir", lgc_dir)
+    assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(lgc_dir)) == ["chelsea.lgc", "coffee.lgc"]
+    assert done.stdout.count("PSNR") == 2 and "total" in done.stdout
+    # --psnr reports the PSNR of what the file decodes to
+    x = images.read_image(str(sources[0]))
+    x_hat = codec.decompress((lgc_dir / "coffee.lgc").read_bytes())
+    mse = np.mean((x.astype(float) - x_hat) ** 2)
+    assert f"PSNR {10 * np.log10(255 ** 2 / mse):.2f} dB" in done.stdout
+    files = sorted(lgc_dir.iterdir())
+    done = run("decompress", "--ckpt", trained_workdir, *files, "--out-dir", rec_dir)
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_array_equal(images.read_image(str(rec_dir / "coffee.png")), x_hat)
+    again = run("decompress", "--ckpt", trained_workdir, *files, "--out-dir", rec_dir)
+    assert again.returncode == 2 and "pass -f/--force to overwrite" in again.stderr
+    lossy = run("decompress", "--ckpt", trained_workdir, files[0], tmp_path / "rec.jpg")
+    assert lossy.returncode == 0 and "rec.jpg is a lossy format" in lossy.stderr
+    two = run("compress", "--ckpt", trained_workdir, *sources, tmp_path / "x.lgc")
+    assert two.returncode == 2 and "several inputs and --out-dir" in two.stderr
+
+
+def test_version_names_the_package_and_file_formats():
+    done = run("--version")
+    assert done.returncode == 0
+    assert done.stdout.startswith("laplace-codec 0.") and "file format versions 1, 2" in done.stdout

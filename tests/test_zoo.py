@@ -126,8 +126,10 @@ def test_cli_default_model_and_decoding_by_hash(installed, tmp_path, capsys):
     assert "model hp@" in capsys.readouterr().out  # the default
     assert cli.main(["decompress", str(lgc), str(rec)]) == 0  # no --ckpt: found by its hash
     assert "model hp@" in capsys.readouterr().out
-    assert cli.main(["compress", "--model", "lap", str(src), str(lgc)]) == 0
-    assert cli.main(["decompress", str(lgc), str(rec)]) == 0
+    assert cli.main(["compress", "--model", "lap", str(src), str(lgc)]) == 2  # exists
+    assert "out.lgc exists; pass -f/--force to overwrite" in capsys.readouterr().err
+    assert cli.main(["compress", "-f", "--model", "lap", str(src), str(lgc)]) == 0
+    assert cli.main(["decompress", "--force", str(lgc), str(rec)]) == 0
     assert "model lap@" in capsys.readouterr().out
     assert cli.main(["models"]) == 0
     listing = capsys.readouterr().out.splitlines()
