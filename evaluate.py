@@ -20,8 +20,10 @@ from laplace_codec.coding import bitstream, codec
 from laplace_codec.evaluation import evaluate as evaluation
 from laplace_codec.errors import LaplaceCodecError
 
-_CKPT = flags.DEFINE_multi_string("ckpt", None, "Checkpoint (workdir or step); repeatable.")
-_DATA = flags.DEFINE_string("data", "../shared/data/kodak/*.png", "Glob of images.")
+_CKPT = flags.DEFINE_multi_string("ckpt", None, "The model: a training workdir, a checkpoint "
+                                  "step or a bundled model's name; repeatable (one curve).")
+_DATA = flags.DEFINE_string("data", "../shared/data/kodak/*.png", "Images: globs, files or "
+                            "folders, comma-separated.")
 _OUT = flags.DEFINE_string("out", None, "Output JSON (CompressAI layout).")
 _NAME = flags.DEFINE_string("name", None, "Name of the curve in the JSON.")
 _CLASSICAL = flags.DEFINE_list("classical", [], "Classical codecs to run: jpeg, webp, avif, "
@@ -45,11 +47,17 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     codec.enable_compilation_cache()
     try:
+        qualities = [float(q) for q in _QUALITY.value] or None
+    except ValueError:
+        print(f"evaluate.py: error: --quality takes numbers, got {_QUALITY.value}",
+              file=sys.stderr)
+        sys.exit(2)
+    try:
         result = api.evaluate(_CKPT.value, _DATA.value, steps=_STEPS.value,
-                              sampler=_SAMPLER.value,
-                              qualities=[float(q) for q in _QUALITY.value] or None, out=_OUT.value, name=_NAME.value,
-                              classical_codecs=_CLASSICAL.value, anchors=_ANCHORS.value,
-                              bd_anchors=_BD_ANCHOR.value, plot=_PLOT.value, fid=_FID.value)
+                              sampler=_SAMPLER.value, qualities=qualities, out=_OUT.value,
+                              name=_NAME.value, classical_codecs=_CLASSICAL.value,
+                              anchors=_ANCHORS.value, bd_anchors=_BD_ANCHOR.value,
+                              plot=_PLOT.value, fid=_FID.value)
     except LaplaceCodecError as e:  # a user error: one line, no traceback
         print(f"evaluate.py: error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
+from laplace_codec import images
 from laplace_codec.evaluation import anchors
+from tests.conftest import kodak_files, requires_kodak
 
 EXPECTED = {"bpg", "elic", "hific", "mlicpp", "vtm"}
 # CompressAI's VTM and BPG sweeps reach 3.63 and 4.70 bpp at their highest quality, so the
@@ -68,3 +70,15 @@ def test_mlicpp_beats_elic_at_equal_rate():
 def test_unknown_anchor_raises():
     with pytest.raises(ValueError, match="known anchors: bpg, elic, hific, mlicpp, vtm"):
         anchors.load("no-such-codec")
+
+
+@requires_kodak
+def test_the_kodak_set_is_recognised_by_its_pixels_not_its_names():
+    kodak = [images.read_image(str(p)) for p in kodak_files()]
+    hashes = [anchors.pixel_hash(x) for x in kodak]
+    assert anchors.is_kodak(hashes)
+    assert anchors.is_kodak(hashes[::-1])  # any order (and any file names)
+    assert not anchors.is_kodak(hashes[:23])
+    changed = kodak[0].copy()
+    changed[0, 0, 0] ^= 1
+    assert not anchors.is_kodak([anchors.pixel_hash(changed)] + hashes[1:])

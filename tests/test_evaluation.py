@@ -66,12 +66,13 @@ def test_evaluate_writes_every_field_for_every_image(trained_workdir, tmp_path):
             assert isinstance(r[key], float | int) and r[key] > 0, (key, r)
         assert math.isclose(r["bpp"], 8 * r["bytes"] / (r["height"] * r["width"]))
     assert math.isclose(result["results"]["bpp"][0], np.mean([r["bpp"] for r in records]))
+    # Not the Kodak images: the published Kodak anchors and BD-rates against them are left
+    # out, with a note (tests/test_anchors.py: the Kodak set is recognised by its pixels).
     names = [c["name"] for c in result["comparisons"]]
-    assert names[0] == "jpeg" and len(names) == 3
+    assert names == ["jpeg"] and result["bd_rate"] == {}
+    assert "not the 24 Kodak images" in result["note"] and "note: the images" in done.stdout
     jpeg = result["comparisons"][0]["results"]
     assert len(jpeg["bpp"]) >= 5 and np.all(np.diff(jpeg["bpp"]) > 0)
-    bd = result["bd_rate"]["vs VTM"]
-    assert bd["jpeg"] is not None and bd["jpeg"] > 0  # JPEG needs more bits than VTM
     assert plot.read_bytes()[:4] == b"\x89PNG"
     # FID on 256x256 patches (4 here: 3 of coffee, 1 of chelsea), one per curve point
     assert result["results"]["fid"][0] > 0 and len(jpeg["fid"]) == len(jpeg["bpp"])

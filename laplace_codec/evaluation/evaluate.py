@@ -168,6 +168,12 @@ def evaluate(codecs: list[Codec], data_glob: str, out: str | None = None,
     )
     comparisons = [evaluate_classical(c, paths, progress=progress, fid_features=fid_features)
                    for c in classical_codecs]
+    kodak = anchors_lib.is_kodak([anchors_lib.pixel_hash(images.read_image(p)) for p in paths])
+    if not kodak and (anchors or bd_anchors):
+        result["note"] = (f"the images are not the 24 Kodak images, so the published Kodak "
+                          f"anchors ({', '.join(dict.fromkeys([*anchors, *bd_anchors]))}) and "
+                          f"BD-rates against them are left out")
+        anchors, bd_anchors = (), ()
     published = [anchors_lib.load(a) for a in anchors]
     result["comparisons"] = comparisons + published
     curves = [dict(name=result["name"], results=result["results"])] + comparisons
@@ -181,7 +187,8 @@ def evaluate(codecs: list[Codec], data_glob: str, out: str | None = None,
     if plot:
         for c in published:
             c.setdefault("style", {"ls": "--", "marker": "x"})
-        rd.plot(curves + published, plot, title=f"{len(paths)} images: {data_glob}")
+        rd.plot(curves + published, plot, title=f"{len(paths)} images: {data_glob}",
+                focus=1)
     return result
 
 
@@ -230,4 +237,6 @@ def table(result: dict) -> str:
         lines.append(f"BD-rate (PSNR) {anchor}: " + ", ".join(
             f"{k} {fmt(v, '+.1f')}%" if v is not None else f"{k} - (needs a curve of 2+ points "
             f"overlapping the anchor's PSNR range)" for k, v in values.items()))
+    if result.get("note"):
+        lines.append(f"note: {result['note']}")
     return "\n".join(lines)

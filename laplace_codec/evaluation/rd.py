@@ -52,8 +52,10 @@ def bd_psnr(anchor: dict, test: dict, metric: str = "psnr-rgb") -> float:
                                      require_matching_points=False, min_overlap=0.0))
 
 
-def plot(curves: list[dict], path: str, title: str = "Kodak") -> None:
-    """bpp against PSNR and, where curves have it, against LPIPS; written atomically."""
+def plot(curves: list[dict], path: str, title: str = "Kodak", focus: int = 0) -> None:
+    """bpp against PSNR and, where curves have it, against LPIPS; written atomically. With
+    ``focus``, the axes fit the first ``focus`` curves (the learned ones: up to 1.3 times
+    their highest rate) and the others are clipped to that window."""
     import matplotlib  # a plotting backend: loaded only when a plot is asked for
 
     matplotlib.use("Agg")
@@ -63,7 +65,10 @@ def plot(curves: list[dict], path: str, title: str = "Kodak") -> None:
     if any("lpips" in c["results"] for c in curves):
         metrics.append(("lpips", "LPIPS (AlexNet), lower is better"))
     fig, axes = plt.subplots(1, len(metrics), figsize=(6.5 * len(metrics), 5), squeeze=False)
+    focus_bpp = [r for c in curves[:focus] for r in c["results"].get("bpp", []) if r is not None]
+    x_max = 1.3 * max(focus_bpp) if focus_bpp else None
     for ax, (metric, label) in zip(axes[0], metrics):
+        shown = []
         for curve in curves:
             res = curve["results"]
             if metric not in res:
@@ -73,9 +78,15 @@ def plot(curves: list[dict], path: str, title: str = "Kodak") -> None:
             if not pairs:
                 continue
             x, y = zip(*pairs)
+            shown += [v for r, v in pairs if x_max is None or r <= x_max]
             style = curve.get("style", {})
             ax.plot(x, y, marker=style.get("marker", "o"), linestyle=style.get("ls", "-"),
                     markersize=4, label=curve["name"])
+        if x_max is not None and shown:
+            low, high = min(shown), max(shown)
+            pad = 0.05 * (high - low or 1.0)
+            ax.set_xlim(0, x_max)
+            ax.set_ylim(low - pad, high + pad)
         ax.set_xlabel("bits per pixel")
         ax.set_ylabel(label)
         ax.set_title(title)
