@@ -47,7 +47,8 @@ def load(path: str, name: str | None = None, steps: int | None = None,
     ckpt = checkpoint.load(path)
     tables = tables_lib.CodingTables.from_dict(ckpt.tables) if ckpt.tables is not None else None
     return Codec(ckpt.model(), ckpt.params, tables,
-                 name or ckpt.config.get("name", "laplace_codec"), steps=steps, sampler=sampler)
+                 name or ckpt.config.get("name", "laplace_codec"), steps=steps, sampler=sampler,
+                 lmbda=float(ckpt.config.loss.lmbda))
 
 
 def load_bundled(name: str, steps: int | None = None, sampler: str | None = None) -> Codec:
@@ -58,7 +59,8 @@ def load_bundled(name: str, steps: int | None = None, sampler: str | None = None
                                                 if k.startswith("t:")})
     config = ml_collections.ConfigDict(entry.meta["config"])
     model = model_lib.from_config(config.model)
-    codec = Codec(model, zoo.unpack(arrays), tables, name, steps=steps, sampler=sampler)
+    codec = Codec(model, zoo.unpack(arrays), tables, name, steps=steps, sampler=sampler,
+                  lmbda=entry.lmbda)
     if codec.model_hash.hex() != entry.model_hash:
         raise CheckpointError(f"zoo model {name}: the weights in {entry.weights} do not give "
                               f"the recorded model hash {entry.model_hash} (damaged or "
@@ -110,7 +112,7 @@ TARGET_TOLERANCE = 0.03  # fit_to_bpp stops within this fraction under the targe
 
 
 def fit_to_bpp(codec: Codec, image: np.ndarray, target_bpp: float, seed: int = 0,
-               max_encodes: int = 14):
+               max_encodes: int = 14, refine: int = 0):
     """(encoded, quality, tried) for a variable-rate ``codec``: the highest quality whose real
     file of ``image`` fits in ``target_bpp`` bits per pixel, found by encoding (``tried``
     lists each (quality, bpp) in order). The rate grows with the quality, so the search
@@ -125,7 +127,7 @@ def fit_to_bpp(codec: Codec, image: np.ndarray, target_bpp: float, seed: int = 0
     tried, files = [], {}
 
     def bpp_at(q: float) -> float:
-        encoded = codec.encode(image, seed=seed, quality=q)
+        encoded = codec.encode(image, seed=seed, quality=q, refine=refine)
         files[encoded.quality] = encoded
         tried.append((encoded.quality, 8 * len(encoded.data) / pixels))
         return tried[-1][1]

@@ -29,6 +29,7 @@ import numpy as np
 
 from laplace_codec import images
 from laplace_codec.coding import bitstream, tf_backend, tiling
+from laplace_codec.coding import refine as refine_lib
 from laplace_codec.coding.range_coder import Decoder, Encoder
 from laplace_codec.coding.tables import CodingTables
 from laplace_codec.errors import CheckpointError, FormatError, ModelMismatchError
@@ -125,8 +126,12 @@ class Codec:
     tile_latents: int = tiling.DEFAULT_TILE  # core side of a tile, in latent positions
 
     def __init__(self, model: model_lib.CompressionModel, params, tables: CodingTables | None,
-                 name: str, steps: int | None = None, sampler: str | None = None):
+                 name: str, steps: int | None = None, sampler: str | None = None,
+                 lmbda: float | None = None):
         self.model, self.name = model, name
+        # A fixed-rate model's training lambda (for refinement); a variable-rate model's
+        # lambda follows its quality.
+        self.lmbda = lmbda
         self.decoder_kind = model_lib.decoder_for(model)
         # The sampling settings of new files (None: the decoder does not sample).
         self.steps, self.sampler = self.decoder_kind.steps, self.decoder_kind.sampler
@@ -221,13 +226,17 @@ class Codec:
 
     # ------------------------------------------------------------------ encoding
     def encode(self, image, seed: int = 0, quality: float | None = None,
-               lmbda: float | None = None) -> Encoded:
+               lmbda: float | None = None, refine: int = 0) -> Encoded:
         """Codes an image; ``seed`` (diffusion decoders) is the sampler's seed in the header;
         ``quality`` or ``lmbda`` (variable-rate models) the rate, recorded in the header
-        (default: the codec's ``quality``)."""
+        (default: the codec's ``quality``); ``refine`` > 0 optimises the latents for this
+        image first (``refine.py``: that many Adam steps; the decoder reads the file as any
+        other)."""
         tables = self._require_tables()
         quality = self._quality(quality, lmbda)
         q = None if quality is None else jnp.float32(quality)
+        if not (isinstance(refine, (int, np.integer)) and refine >= 0):
+            raise ValueError(f"refine must be a number of steps (0 or more), got {refine!r}")
         if not (isinstance(seed, int) and 0 <= seed < 2**32):
             raise ValueError(f"seed must be an integer in [0, 2^32), got {seed!r}")
         x = images.as_rgb_uint8(image)
@@ -238,6 +247,8 @@ class Codec:
                                     f"limit of {bitstream.MAX_PIXELS} pixels (after padding)")
         t0 = time.perf_counter()
         y, z = self._analysis(xp, q)
+        if refine:
+            y, z = self._refine(xp, y, z, quality, int(refine))
         z_sym = np.rint(z).astype(np.int32)
         z_hat = z_sym.astype(np.float32)
         hyper = self._hyper(self.params, z_hat, q)
@@ -275,16 +286,35 @@ class Codec:
         return Encoded(bitstream.pack(header, streams), y_hat, float(sum(step_bits)), network,
                        coding, tuple(step_bits), quality)
 
+    def _refine(self, xp: np.ndarray, y, z, quality, steps: int):
+        if self.decoder_kind.samples:
+            raise ValueError(f"model {self.name} has a diffusion decoder: refinement optimises "
+                             f"the MSE decoder's image; refine with its MSE codec")
+        if self.analysis_tile_pixels is not None and xp.shape[0] * xp.shape[1] > \
+                self.analysis_tile_pixels:
+            raise ValueError(f"refinement runs on the whole image at once: at most "
+                             f"{self.analysis_tile_pixels} pixels, this one has "
+                             f"{xp.shape[0] * xp.shape[1]} after padding")
+        lmbda = self.lmbda_for_quality(quality) if self.variable_rate else self.lmbda
+        if lmbda is None:
+            raise ValueError(f"model {self.name} does not say which lambda it was trained "
+                             f"for; refinement needs it (Codec(..., lmbda=...))")
+        x = model_lib.from_uint8(jnp.asarray(xp[None]))
+        q = None if quality is None else jnp.float32(quality)
+        y, z = refine_lib.refine_latents(self.model, self.params, x, y, z, q, lmbda, steps)
+        return np.asarray(y), np.asarray(z)
+
     def _decoder_fields(self, seed: int) -> dict:
         return self.decoder_kind.header_fields(seed, self.steps, self.sampler,
                                                bitstream.SAMPLERS)
 
-    def compress(self, image, quality: float | None = None,
-                 lmbda: float | None = None) -> bytes:
+    def compress(self, image, quality: float | None = None, lmbda: float | None = None,
+                 refine: int = 0) -> bytes:
         """Compresses a uint8 RGB image (H, W, 3) of any size into the bytes of a .lgc file;
         a variable-rate model codes at ``quality`` (in ``quality_range``, higher is better)
-        or at the quality of ``lmbda``, by default at its ``quality``."""
-        return self.encode(image, quality=quality, lmbda=lmbda).data
+        or at the quality of ``lmbda``, by default at its ``quality``; ``refine`` steps of
+        encoder-side refinement (``refine.py``) spend fewer bits for the same quality."""
+        return self.encode(image, quality=quality, lmbda=lmbda, refine=refine).data
 
     # ------------------------------------------------------------------ decoding
     def check_model(self, header: bitstream.Header) -> None:

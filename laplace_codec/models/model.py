@@ -116,7 +116,12 @@ class CompressionModel(nn.Module):
         ``noise`` RNG stream. The decoder's part is its kind's (``kinds.py``). ``y_hat`` is
         the coded (gained) latent; a variable-rate model takes one quality per image."""
         y = self.y_from_x(x, quality)
-        z = self.z_from_y(y, quality)
+        return self.from_latents(x, y, self.z_from_y(y, quality), train, quality)
+
+    def from_latents(self, x: jax.Array, y: jax.Array, z: jax.Array, train: bool = False,
+                     quality=None) -> dict[str, jax.Array]:
+        """The forward of ``__call__`` from given (gained) latents ``y`` and ``z`` of the
+        images ``x``: what encoder-side refinement optimises (``coding/refine.py``)."""
         if train:
             noise = jax.random.uniform(self.make_rng("noise"), z.shape, z.dtype, -0.5, 0.5)
             z_likelihood = self.z_prior(z + noise)
