@@ -144,9 +144,9 @@ def test_non_finite_steps_are_skipped_counted_and_stop_the_run(tmp_path):
     with pytest.raises(training.TrainingError, match="non-finite"):
         training.train_and_evaluate(config, str(tmp_path))
     saved = checkpoint.load(str(tmp_path))
-    leaves = [np.asarray(x) for x in __import__("jax").tree_util.tree_leaves(saved["params"])]
+    leaves = [np.asarray(x) for x in __import__("jax").tree_util.tree_leaves(saved.params)]
     assert all(np.all(np.isfinite(x)) for x in leaves)  # nothing non-finite was saved
-    assert saved["step"] == 2  # steps 1 and 2 were saved (skipped), step 3 stopped the run
+    assert saved.step == 2  # steps 1 and 2 were saved (skipped), step 3 stopped the run
 
 
 def test_the_test_config_leaves_three_numbered_checkpoints(trained_workdir):

@@ -162,9 +162,9 @@ def test_recorded_checkpoint_path_is_relative_below_the_working_directory(tmp_pa
     """A shipped description says runs/zoo/NAME/..., not the exporting machine's folders."""
     monkeypatch.chdir(tmp_path / "..")
     inside = os.path.join(tmp_path.name, "runs", "zoo", "m", "checkpoints", "3000")
-    assert zoo._portable_path(inside) == inside
-    assert zoo._portable_path(os.path.abspath(inside)) == inside
-    assert zoo._portable_path("/") == "/"
+    assert api._portable_path(inside) == inside
+    assert api._portable_path(os.path.abspath(inside)) == inside
+    assert api._portable_path("/") == "/"
 
 
 def test_training_steps_follow_init_from_through_installed_models(tmp_path, monkeypatch):
