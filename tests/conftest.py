@@ -30,6 +30,24 @@ def pytest_configure(config):
     enable_compilation_cache()
 
 
+# ``pytest -m "not slow"``: the daily subset (a few minutes). These fixtures train the
+# Laplacian, diffusion and variable-rate test models, and these modules run notebooks,
+# several processes or eight devices; CI runs everything.
+SLOW_FIXTURES = {"trained_laplacian_workdir", "laplacian_codec", "trained_diffusion_workdir",
+                 "diffusion_codec", "variable_workdir", "variable_codec"}
+SLOW_MODULES = {"test_notebooks", "test_scaling", "test_determinism", "test_fuzz"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        fixtures = set(getattr(item, "fixturenames", ()))
+        # a test parametrized over fixture names asks for them by name (request.getfixturevalue)
+        if module in SLOW_MODULES or SLOW_FIXTURES & fixtures or any(
+                name in item.name for name in SLOW_FIXTURES):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_unconfigure(config):
     cache = getattr(config, "_laplace_codec_cache", None)
     if cache:
