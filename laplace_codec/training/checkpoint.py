@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 import shutil
@@ -51,6 +52,21 @@ class Checkpoint:
         verify_params(model, self.params, self.tables if check_tables else None,
                       self.directory)
         return model
+
+
+class _NoMissingMetrics(logging.Filter):
+    """orbax 0.11's CheckpointManager reads a ``metrics`` item of every step when it opens a
+    folder, and logs a warning and an error for each step without one; it writes that item
+    only for a manager that ranks checkpoints by a metric (``best_fn``), which ours does
+    not. A normal resume then printed two error lines per checkpoint: drop exactly those."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        return not (message.startswith("Missing metrics for step") or (
+            isinstance(record.msg, FileNotFoundError) and "/metrics/" in message))
+
+
+logging.getLogger("absl").addFilter(_NoMissingMetrics())
 
 
 def manager(directory: str, max_to_keep: int | None = None, create: bool = True):
