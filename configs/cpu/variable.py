@@ -12,8 +12,8 @@ more steps: 21000 in all, the same as the four-model fixed-rate family it replac
         --eval '../shared/data/kodak/*.png'
 
 Training reads the 49 large photographs and the 500 BSDS500 photographs (crops in proportion
-to area): fine-tuning laplacian-mse-0.01 for 2000 steps on the mix gave a 5.4% lower Kodak
-loss than on the large photographs alone (docs/RESULTS.md, "Training data: BSDS500").
+to area): fine-tuning laplacian-mse-0.01 for 2000 steps on the mix gave a lower Kodak
+loss than on the large photographs alone (5.5%) (docs/RESULTS.md, "Training data: BSDS500").
 """
 
 from configs.cpu import laplacian
