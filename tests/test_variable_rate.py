@@ -181,3 +181,37 @@ def test_cli_codes_at_a_quality_and_info_prints_it(variable_workdir, tmp_path):
     done = cli("compress", "--ckpt", variable_workdir, "--quality", "2", "--lmbda", "0.02",
                str(src), str(out))
     assert done.returncode == 2 and "one of --quality, --lmbda and --target-bpp" in done.stderr
+
+
+def test_export_records_the_curve_and_the_cli_lists_and_searches_it(variable_workdir, tmp_path,
+                                                                    monkeypatch, capsys):
+    from laplace_codec import cli, zoo
+
+    data = tmp_path / "eval"
+    data.mkdir()
+    for name in ("coffee", "chelsea"):
+        x = images.read_image(f"sample:{name}")[:64, :128]
+        images.write_image(str(data / f"{name}.png"), x)
+    out = str(tmp_path / "models")
+    entry = api.export(variable_workdir, "vr", out, eval_glob=str(data), progress=False)
+    meta = entry.meta
+    assert meta["quality_range"] == [1.0, 4.0] and meta["default_quality"] == 3.0
+    assert meta["training"]["rate_lmbdas"] == list(LMBDAS)
+    assert meta["training"]["lmbda"] == pytest.approx(0.01)
+    curve = meta["eval_curve"]
+    assert [p["quality"] for p in curve] == [1.0, 2.0, 3.0, 4.0]
+    assert [p["lmbda"] for p in curve] == pytest.approx(list(LMBDAS))
+    assert meta["eval"]["quality"] == 3.0 and meta["eval"]["bpp"] == curve[2]["bpp"]
+    assert "bd_rate_vs_vtm" in meta
+    monkeypatch.setenv(zoo.DIRS_ENV, out)
+    monkeypatch.setenv(zoo.DEFAULT_ENV, "vr")
+    assert cli.main(["models"]) == 0
+    row = next(r for r in capsys.readouterr().out.splitlines() if r.startswith("vr (default)"))
+    assert "0.005-0.04" in row and "1-4 (3)" in row
+    # --target-bpp with a variable-rate default model searches its quality
+    src, lgc = data / "coffee.png", tmp_path / "coffee.lgc"
+    target = (curve[1]["bpp"] + curve[2]["bpp"]) / 2
+    assert cli.main(["compress", "--target-bpp", str(target), str(src), str(lgc)]) == 0
+    captured = capsys.readouterr()
+    assert "--target-bpp tried: quality 4 ->" in captured.err
+    assert 8 * lgc.stat().st_size / (64 * 128) <= target
