@@ -57,7 +57,11 @@ def enable_compilation_cache() -> None:
     except OSError:
         return
     jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    # Every program, however quick to compile: a command compiles dozens of small ones (one
+    # per coding step and eager op), and with a 0.5 s floor `compress` of a Kodak image spent
+    # 4.4 s of its 8.4 s compiling them again in every process (benchmarks/cli_latency.py).
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
 def pad_image(x: np.ndarray, multiple: int = model_lib.PAD_MULTIPLE):
