@@ -40,6 +40,9 @@ FLOW = (
     ("y_hat", "g_s", "x_hat"),
 )
 DIFFUSION_FLOW = (("y_hat", "g_s", "pyramid"), ("pyramid", "phi", "x_hat"))
+# Variable rate: the quality sets the gains that scale y and z before quantisation (and
+# their inverses after it).
+GAIN_FLOW = (("quality", "y_gain", "y"), ("quality", "z_gain", "z"))
 ROLE = {
     "g_a": "analysis transform",
     "h_a": "hyper analysis",
@@ -48,6 +51,8 @@ ROLE = {
     "y_model": "entropy model of y, Q, range coder",
     "g_s": "synthesis transform",
     "phi": "blurring-diffusion U-Net",
+    "y_gain": "gain units on y (variable rate)",
+    "z_gain": "gain units on z (variable rate)",
 }
 
 
@@ -84,6 +89,8 @@ def describe(model_config: ml_collections.ConfigDict, height: int = 512,
     flow = FLOW
     if diffusion:  # g_s gives phi's condition, phi the image
         flow = tuple(e for e in FLOW if e[1] != "g_s") + DIFFUSION_FLOW
+    if model.rate_lmbdas:
+        flow += GAIN_FLOW
     named = {m for _, m, _ in flow}
     missing = sorted(set(params) - named)
     if missing:
@@ -93,6 +100,8 @@ def describe(model_config: ml_collections.ConfigDict, height: int = 512,
                "hyper": _shape(inter["h_s"]["__call__"][0]), "y_hat": _shape(out["y_hat"])}
     tensors["z_hat"] = tensors["z"]
     tensors["x_hat"] = tensors["x"]
+    if model.rate_lmbdas:
+        tensors["quality"] = f"1 to {len(model.rate_lmbdas)}"
     if diffusion:
         tensors["pyramid"] = ", ".join(_shape(a) for a in inter["g_s"]["__call__"][0])
     modules = {name: {"class": type(getattr(model.bind(variables), name)).__name__,
