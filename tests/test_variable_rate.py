@@ -176,10 +176,11 @@ def test_cli_codes_at_a_quality_and_info_prints_it(variable_workdir, tmp_path):
     assert "quality 2 (lambda 0.02)" in done.stdout
     info = cli("info", str(out))
     assert "format version: 2" in info.stdout and "quality: 2" in info.stdout
-    done = cli("compress", "--ckpt", variable_workdir, "--quality", "7", str(src), str(out))
+    done = cli("compress", "-f", "--ckpt", variable_workdir, "--quality", "7", str(src),
+               str(out))
     assert done.returncode == 2 and "outside this model's range [1, 4]" in done.stderr
-    done = cli("compress", "--ckpt", variable_workdir, "--quality", "2", "--lmbda", "0.02",
-               str(src), str(out))
+    done = cli("compress", "-f", "--ckpt", variable_workdir, "--quality", "2", "--lmbda",
+               "0.02", str(src), str(out))
     assert done.returncode == 2 and "one of --quality, --lmbda and --target-bpp" in done.stderr
 
 

@@ -103,19 +103,19 @@ def _compiled(m: model_lib.CompressionModel) -> types.SimpleNamespace:
     the same architecture (weights are arguments), so that loading several checkpoints of
     one model (a lambda sweep, ``--target-bpp``) compiles each function once."""
     # ``q`` is the quality of a variable-rate model (a traced float32 scalar: one compiled
-    # function serves every quality), None for a fixed-rate model.
+    # function serves every quality), None (the default) for a fixed-rate model.
     return types.SimpleNamespace(
-        analyze=jax.jit(lambda p, x, q: m.apply(p, x, q, method=m.analyze)),
-        hyper=jax.jit(lambda p, z, q: m.apply(p, z, q, method=m.hyper)),
+        analyze=jax.jit(lambda p, x, q=None: m.apply(p, x, q, method=m.analyze)),
+        hyper=jax.jit(lambda p, z, q=None: m.apply(p, z, q, method=m.hyper)),
         step=jax.jit(lambda p, key, arg, hyper, y_hat: m.apply(
             p, key, arg, hyper, y_hat, method=m.step_params), static_argnums=1),
-        sample=jax.jit(lambda p, y_hat, seed, steps, sampler, q: model_lib.sample_image(
+        sample=jax.jit(lambda p, y_hat, seed, steps, sampler, q=None: model_lib.sample_image(
             m, p, y_hat, jax.random.PRNGKey(seed), steps, sampler, quality=q),
             static_argnums=(3, 4)),
-        synth=jax.jit(lambda p, y_hat, q: m.apply(p, y_hat, q, method=m.synthesize)),
+        synth=jax.jit(lambda p, y_hat, q=None: m.apply(p, y_hat, q, method=m.synthesize)),
         z_lik=jax.jit(lambda p, z: m.apply(p, z, method=lambda mod, z: mod.z_prior(z))),
-        g_a=jax.jit(lambda p, x, q: m.apply(p, x, q, method=m.y_from_x)),
-        h_a=jax.jit(lambda p, y, q: m.apply(p, y, q, method=m.z_from_y)),
+        g_a=jax.jit(lambda p, x, q=None: m.apply(p, x, q, method=m.y_from_x)),
+        h_a=jax.jit(lambda p, y, q=None: m.apply(p, y, q, method=m.z_from_y)),
     )
 
 
