@@ -35,7 +35,8 @@ def pytest_configure(config):
 # several processes or eight devices; CI runs everything.
 SLOW_FIXTURES = {"trained_laplacian_workdir", "laplacian_codec", "trained_diffusion_workdir",
                  "diffusion_codec", "variable_workdir", "variable_codec"}
-SLOW_MODULES = {"test_notebooks", "test_scaling", "test_determinism", "test_fuzz"}
+SLOW_MODULES = {"test_notebooks", "test_scaling", "test_determinism", "test_fuzz",
+                "test_diffusion_codec"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from laplace_codec import images
 from laplace_codec.evaluation import metrics
@@ -45,6 +46,7 @@ def test_lpips_is_zero_on_identity_and_grows_with_jpeg_strength():
     assert 0 < values[0] < values[1] < values[2]
 
 
+@pytest.mark.slow  # a subprocess that trains (or evaluates with FID)
 def test_evaluate_writes_every_field_for_every_image(trained_workdir, tmp_path):
     for name in ("coffee", "chelsea"):
         images.write_image(str(tmp_path / f"{name}.png"), images.read_image(f"sample:{name}"))

@@ -9,6 +9,7 @@ import sys
 
 import jax
 import numpy as np
+import pytest
 
 import laplace_codec
 from laplace_codec import api
@@ -50,6 +51,7 @@ def test_one_step_trains_saves_tables_and_resumes(tmp_path, photo):
         assert [json.loads(line)["step"] for line in f] == [1, 2, 3]
 
 
+@pytest.mark.slow  # a subprocess that trains (or evaluates with FID)
 def test_ctrl_c_saves_a_checkpoint_and_the_run_resumes_from_it(tmp_path):
     """The first SIGINT finishes the step, saves it and stops (exit status 130 from train.py's
     code path); a run started again resumes there."""
@@ -179,6 +181,7 @@ def test_init_from_a_bundled_model_copies_its_stored_weights(tmp_path, monkeypat
         training.warm_start(state["params"], "no-such-model")
 
 
+@pytest.mark.slow  # a subprocess that trains (or evaluates with FID)
 def test_training_logs_no_tensorflow_cuda_noise(tmp_path):
     """A user's program that imports JAX first (which lowers TensorFlow's log threshold) and
     then trains: stderr carries no TensorFlow CUDA-plugin registration errors (clu imports
