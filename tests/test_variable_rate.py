@@ -5,8 +5,6 @@ quality, the search) holds for any weights."""
 
 import dataclasses
 import math
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import make_test_config
+from conftest import run_cli as cli
 from laplace_codec import api, images
 from laplace_codec.coding import bitstream
 from laplace_codec.errors import FormatError, InputError
@@ -166,11 +165,6 @@ def test_cli_codes_at_a_quality_and_info_prints_it(variable_workdir, tmp_path):
     src = tmp_path / "in.png"
     images.write_image(str(src), images.read_image("sample:coffee")[:128, :192])
     out = tmp_path / "out.lgc"
-
-    def cli(*args):
-        return subprocess.run([sys.executable, "-m", "laplace_codec.cli", *args],
-                              capture_output=True, text=True, timeout=600)
-
     done = cli("compress", "--ckpt", variable_workdir, "--lmbda", "0.02", str(src), str(out))
     assert done.returncode == 0, done.stderr
     assert "quality 2 (lambda 0.02)" in done.stdout
