@@ -1,10 +1,14 @@
-"""The network pieces: sub-pixel upsampling, latent shapes, and the two likelihoods."""
+"""The network pieces: sub-pixel upsampling, the fast-gradient convolution, latent
+shapes, and the two likelihoods."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from scipy import special
 
+from laplace_codec.models import layers
 from laplace_codec.models.entropy import gaussian_conditional as gc
 from laplace_codec.models.entropy.factorized_prior import FactorizedPrior
 from laplace_codec.models.layers import depth_to_space
@@ -21,6 +25,35 @@ def test_depth_to_space_matches_tensorflow_layout():
     # Hand example: the four channels of one pixel become a 2x2 block in raster order.
     small = depth_to_space(jnp.asarray([[[[0.0, 1.0, 2.0, 3.0]]]]), 2)
     np.testing.assert_array_equal(np.asarray(small)[0, :, :, 0], [[0, 1], [2, 3]])
+
+
+@pytest.mark.parametrize("height,width,kernel,stride", [
+    (16, 12, 5, 2),  # the transforms' Down layer: input gradient by depth-to-space
+    (8, 8, 3, 2),
+    (12, 12, 7, 2),
+    (15, 16, 5, 2),  # odd height: the plain transposed gradient
+    (10, 10, 3, 1),
+])
+def test_conv_equals_flax_conv_with_the_same_gradients(height, width, kernel, stride):
+    # layers.Conv replaces nn.Conv in the transforms: the same parameters (names, shapes and
+    # initial values, so checkpoints load), outputs and gradients, computed another way.
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(2, height, width, 4)), jnp.float32)
+    ours, flax_conv = layers.Conv(6, (kernel, kernel), (stride, stride)), nn.Conv(
+        6, (kernel, kernel), (stride, stride))
+    params = ours.init(jax.random.PRNGKey(1), x)
+    flax_params = flax_conv.init(jax.random.PRNGKey(1), x)
+    for a, b in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(flax_params)):
+        np.testing.assert_array_equal(a, b)
+    params = jax.tree_util.tree_map(lambda v: v + 0.1 * jnp.cos(jnp.arange(v.size).reshape(
+        v.shape)), params)  # a nonzero bias, so that its gradient is tested too
+
+    def grads(module):
+        return jax.grad(lambda p, x: jnp.sum(jnp.sin(module.apply(p, x))), (0, 1))(params, x)
+
+    np.testing.assert_allclose(ours.apply(params, x), flax_conv.apply(params, x), atol=1e-6)
+    for a, b in zip(jax.tree_util.tree_leaves(grads(ours)),
+                    jax.tree_util.tree_leaves(grads(flax_conv))):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
 def test_latent_shapes_are_h16_and_h64():
