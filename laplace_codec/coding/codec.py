@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from laplace_codec import images
-from laplace_codec.coding import bitstream, tf_backend, tiling
+from laplace_codec.coding import bitstream, executables, tf_backend, tiling
 from laplace_codec.coding import refine as refine_lib
 from laplace_codec.coding.range_coder import Decoder, Encoder
 from laplace_codec.coding.tables import CodingTables
@@ -101,22 +101,31 @@ class Encoded:
 def _compiled(m: model_lib.CompressionModel) -> types.SimpleNamespace:
     """The jitted pieces of the coding path for the model ``m``, shared by every codec of
     the same architecture (weights are arguments), so that loading several checkpoints of
-    one model (a lambda sweep, ``--target-bpp``) compiles each function once."""
+    one model (a lambda sweep, ``--target-bpp``) compiles each function once. With the
+    persistent compilation cache on, their executables are also kept on disk beside it
+    (``executables.py``): a new process then neither traces nor compiles them."""
     # ``q`` is the quality of a variable-rate model (a traced float32 scalar: one compiled
     # function serves every quality), None (the default) for a fixed-rate model.
-    return types.SimpleNamespace(
-        analyze=jax.jit(lambda p, x, q=None: m.apply(p, x, q, method=m.analyze)),
-        hyper=jax.jit(lambda p, z, q=None: m.apply(p, z, q, method=m.hyper)),
-        step=jax.jit(lambda p, key, arg, hyper, y_hat: m.apply(
-            p, key, arg, hyper, y_hat, method=m.step_params), static_argnums=1),
-        sample=jax.jit(lambda p, y_hat, seed, steps, sampler, q=None: model_lib.sample_image(
+    functions = {
+        "analyze": (jax.jit(lambda p, x, q=None: m.apply(p, x, q, method=m.analyze)), ()),
+        "hyper": (jax.jit(lambda p, z, q=None: m.apply(p, z, q, method=m.hyper)), ()),
+        "step": (jax.jit(lambda p, key, arg, hyper, y_hat: m.apply(
+            p, key, arg, hyper, y_hat, method=m.step_params), static_argnums=1), (1,)),
+        "sample": (jax.jit(lambda p, y_hat, seed, steps, sampler, q=None: model_lib.sample_image(
             m, p, y_hat, jax.random.PRNGKey(seed), steps, sampler, quality=q),
-            static_argnums=(3, 4)),
-        synth=jax.jit(lambda p, y_hat, q=None: m.apply(p, y_hat, q, method=m.synthesize)),
-        z_lik=jax.jit(lambda p, z: m.apply(p, z, method=lambda mod, z: mod.z_prior(z))),
-        g_a=jax.jit(lambda p, x, q=None: m.apply(p, x, q, method=m.y_from_x)),
-        h_a=jax.jit(lambda p, y, q=None: m.apply(p, y, q, method=m.z_from_y)),
-    )
+            static_argnums=(3, 4)), (3, 4)),
+        "synth": (jax.jit(lambda p, y_hat, q=None: m.apply(p, y_hat, q, method=m.synthesize)), ()),
+        "z_lik": (jax.jit(lambda p, z: m.apply(p, z, method=lambda mod, z: mod.z_prior(z))), ()),
+        "g_a": (jax.jit(lambda p, x, q=None: m.apply(p, x, q, method=m.y_from_x)), ()),
+        "h_a": (jax.jit(lambda p, y, q=None: m.apply(p, y, q, method=m.z_from_y)), ()),
+    }
+    cache = jax.config.jax_compilation_cache_dir
+    if not cache:
+        return types.SimpleNamespace(**{name: fn for name, (fn, _) in functions.items()})
+    folder = os.path.join(cache, "executables")
+    return types.SimpleNamespace(**{
+        name: executables.Persistent(fn, name, repr(m), folder, static)
+        for name, (fn, static) in functions.items()})
 
 
 class Codec:

@@ -1,0 +1,28 @@
+"""The long campaign of the variable-rate Laplacian MSE model on this CPU (issue 21): it
+continues the bundled ``laplacian-mse-vr`` (configs/cpu/variable.py, 21000 steps in all) for
+120000 more steps, resumed whenever work resumes, exported and committed every 20000 steps
+or so:
+
+    python train.py --config=configs/cpu/variable_long.py --workdir=runs/variable-long
+    laplace-codec export --ckpt runs/variable-long --name laplacian-mse-vr \\
+        --out laplace_codec/weights --eval '../shared/data/kodak/*.png'
+
+The learning rate stays at 1e-4 (a third of the first stage's) for 80% of the run, so that an
+export in the middle is not one taken at a learning-rate peak; the exported weights are an
+exponential moving average (decay 0.999, about the last 1000 steps), which does most of what
+a learning-rate decay does to the deployed model. Each export should lower the Kodak BD-rate
+against VTM (docs/RESULTS.md, "The campaign").
+"""
+
+from configs.cpu import variable
+
+
+def get_config():
+    config = variable.get_config()
+    config.train.init_from = "laplacian-mse-vr"
+    config.train.num_steps = 120_000
+    config.optim.learning_rate = 1e-4
+    config.optim.decay_start = 0.8
+    config.train.ema_decay = 0.999
+    config.train.checkpoint_every = 2000
+    return config
