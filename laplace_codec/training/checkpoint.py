@@ -23,12 +23,19 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import orbax.checkpoint as ocp
 
 from laplace_codec.errors import CheckpointError
 from laplace_codec.models import model as model_lib
 
 ITEMS = ("state", "tables", "config")
+
+
+def _ocp():
+    # Imported when a checkpoint is read or written: orbax takes 0.1 s to import, which
+    # every command would pay, and bundled models (the command line's) never need it.
+    import orbax.checkpoint as ocp
+
+    return ocp
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,20 +77,20 @@ logging.getLogger("absl").addFilter(_NoMissingMetrics())
 
 
 def manager(directory: str, max_to_keep: int | None = None, create: bool = True):
-    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=create)
-    return ocp.CheckpointManager(os.path.abspath(directory), item_names=ITEMS, options=options)
+    options = _ocp().CheckpointManagerOptions(max_to_keep=max_to_keep, create=create)
+    return _ocp().CheckpointManager(os.path.abspath(directory), item_names=ITEMS, options=options)
 
 
 def save(mngr, step: int, state, tables: dict, config: ml_collections.ConfigDict) -> None:
-    mngr.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state),
-        tables=ocp.args.StandardSave(tables),
-        config=ocp.args.JsonSave(json.loads(config.to_json()))))
+    mngr.save(step, args=_ocp().args.Composite(
+        state=_ocp().args.StandardSave(state),
+        tables=_ocp().args.StandardSave(tables),
+        config=_ocp().args.JsonSave(json.loads(config.to_json()))))
 
 
 def restore_state(mngr, step: int, target):
-    return mngr.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(target)))["state"]
+    return mngr.restore(step, args=_ocp().args.Composite(
+        state=_ocp().args.StandardRestore(target)))["state"]
 
 
 def resolve(path: str) -> tuple[str, int]:
@@ -115,7 +122,7 @@ def load(path: str) -> Checkpoint:
     try:
         with open(os.path.join(step_dir, "config", "metadata")) as f:
             config = json.load(f)
-        with ocp.PyTreeCheckpointer() as ckptr, warnings.catch_warnings():
+        with _ocp().PyTreeCheckpointer() as ckptr, warnings.catch_warnings():
             # Restoring to host numpy arrays on purpose; the CLI would show this to users.
             warnings.filterwarnings("ignore", message="Sharding info not provided")
             item = "state"
@@ -148,7 +155,7 @@ def save_tables(path: str, tables: dict) -> None:
     tmp = os.path.join(step_dir, ".tables-tmp")
     if os.path.exists(tmp):
         shutil.rmtree(tmp)
-    with ocp.StandardCheckpointer() as ckptr:
+    with _ocp().StandardCheckpointer() as ckptr:
         ckptr.save(tmp, tables)
     final = os.path.join(step_dir, "tables")
     if os.path.exists(final):
