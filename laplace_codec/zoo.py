@@ -33,7 +33,7 @@ WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights"
 DIRS_ENV = "LAPLACE_CODEC_MODELS"
 DEFAULT_ENV = "LAPLACE_CODEC_DEFAULT_MODEL"
 # The model `compress` uses without --ckpt or --model (README: "Bundled models").
-DEFAULT_MODEL = "laplacian-mse-0.01"
+DEFAULT_MODEL = "laplacian-mse-vr"
 PRECISIONS = ("int8", "float16", "float32")
 QUANTIZED_MIN_SIZE = 1024  # smaller arrays (biases, GDN of narrow layers) stay float32
 META_VERSION = 1

@@ -2,6 +2,8 @@
 and compiling, gets the same numbers, and never runs code compiled from other sources."""
 
 import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -93,3 +95,33 @@ def test_editing_model_or_coding_source_changes_the_digest(tmp_path, monkeypatch
         assert digest() not in (base, edited_model)
     finally:
         executables._environment_digest.cache_clear()
+
+
+_PROCESS = """
+import sys
+import jax, jax.numpy as jnp, numpy as np
+jax.config.update("jax_compilation_cache_dir", sys.argv[2])
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+from laplace_codec.coding import executables
+f = jax.jit(lambda p, x: jnp.where(x > 0, x * p["a"], jnp.tanh(x) * p["b"]).sum(axis=0))
+p = {"a": jnp.float32(2.0), "b": jnp.ones(16)}
+x = jnp.asarray(np.random.default_rng(0).normal(size=(64, 16)), jnp.float32)
+g = f if sys.argv[1] == "jit" else executables.Persistent(f, "f", "m", sys.argv[3])
+print(np.asarray(g(p, x)).tolist())
+"""
+
+
+def test_an_executable_first_compiled_through_jax_s_cache_runs_in_a_new_process(tmp_path):
+    # Process 1 fills JAX's persistent cache; process 2 compiles for the executable cache
+    # (where JAX would hand back its cached copy, which serializes without its object
+    # code); process 3 loads that file and must run it.
+    jax_cache, folder = str(tmp_path / "jax"), str(tmp_path / "executables")
+    outputs = []
+    for mode in ("jit", "persistent", "persistent"):
+        run = subprocess.run([sys.executable, "-c", _PROCESS, mode, jax_cache, folder],
+                             capture_output=True, text=True, timeout=300, check=False)
+        assert run.returncode == 0, run.stderr[-2000:]
+        outputs.append(run.stdout)
+    assert len(_files(folder)) == 1
+    assert outputs[0] == outputs[1] == outputs[2]

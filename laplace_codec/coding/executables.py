@@ -87,10 +87,21 @@ class Persistent:
         if executable is None:
             executable = self._load(path)
         if executable is None:
-            executable = self.jitted.lower(*args).compile()
+            executable = self._compile(args)
             self._save(path, executable)
         self.loaded[path] = executable
         return executable(*dynamic)
+
+    def _compile(self, args):
+        # Compiled afresh, around JAX's own persistent cache: an executable that JAX loaded
+        # from that cache serializes without its object code (XLA:CPU, jaxlib 0.5.3), and
+        # the copy then fails when run ("Function multiply_select_fusion not found").
+        enabled = jax.config.jax_enable_compilation_cache
+        jax.config.update("jax_enable_compilation_cache", False)
+        try:
+            return self.jitted.lower(*args).compile()
+        finally:
+            jax.config.update("jax_enable_compilation_cache", enabled)
 
     @staticmethod
     def _load(path: str):
