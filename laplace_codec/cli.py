@@ -36,6 +36,7 @@ import laplace_codec
 from laplace_codec import api, images, zoo
 from laplace_codec.atomic import atomic_write
 from laplace_codec.coding import bitstream
+from laplace_codec.coding import refine as refine_lib
 from laplace_codec.coding.codec import enable_compilation_cache
 from laplace_codec.errors import InputError, LaplaceCodecError
 from laplace_codec.evaluation import metrics
@@ -54,6 +55,20 @@ def _codec(ckpt: str, steps=None, sampler=None, bundled: bool = False):
         return (api.load_bundled if bundled else api.load)(ckpt, steps=steps, sampler=sampler)
     except ValueError as e:  # sampling options for a model that does not sample
         raise _UsageError(str(e)) from None
+
+
+def _refine_steps(value: str) -> int:
+    """``--refine``: a number of steps (0 or more) or ``best``."""
+    if value == "best":
+        return refine_lib.BEST_STEPS
+    try:
+        steps = int(value)
+    except ValueError:
+        steps = -1
+    if steps < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of steps (0 or more) or 'best', "
+                                         f"got {value!r}")
+    return steps
 
 
 def _flags(*names: str) -> str:
@@ -344,9 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", dest="out_dir", help="write D/NAME.lgc for every input "
                    "image (one start-up for many files)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
-    p.add_argument("--refine", type=int, default=0, metavar="N", help="optimise the image's "
-                   "latents for N steps before coding (fewer bits at the same quality; the "
-                   "file decodes as any other; default 0)")
+    p.add_argument("--refine", type=_refine_steps, default=0, metavar="N|best",
+                   help="optimise the image's latents for N steps before coding (fewer bits "
+                   "at the same quality; the file decodes as any other; default 0); 'best' "
+                   f"is {refine_lib.BEST_STEPS} steps, the most that paid on Kodak (4.7%% "
+                   "fewer bits, about 30 s per Kodak image on 2 CPU cores)")
     p.add_argument("--psnr", action="store_true", help="also print the PSNR (and MS-SSIM) "
                    "of the image the file decodes to")
     p.add_argument("--steps", type=int, help="diffusion decoders: sampling steps to record "

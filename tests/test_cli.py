@@ -1,11 +1,13 @@
 """The laplace-codec command line, run as a separate process."""
 
+import argparse
 import os
 
 import numpy as np
 import pytest
 
-from laplace_codec import images
+from laplace_codec import cli, images
+from laplace_codec.coding import refine
 from tests.conftest import run_cli as run
 
 
@@ -96,3 +98,11 @@ def test_version_names_the_package_and_file_formats():
     done = run("--version")
     assert done.returncode == 0
     assert done.stdout.startswith("laplace-codec 0.") and "file format versions 1, 2" in done.stdout
+
+
+def test_refine_takes_a_number_of_steps_or_the_best_preset():
+    assert cli._refine_steps("best") == refine.BEST_STEPS == 20
+    assert cli._refine_steps("0") == 0 and cli._refine_steps("7") == 7
+    for bad in ("-1", "2.5", "bestx", ""):
+        with pytest.raises(argparse.ArgumentTypeError, match="or 'best'"):
+            cli._refine_steps(bad)
