@@ -107,6 +107,7 @@ from laplace_codec.coding import executables
 f = jax.jit(lambda p, x: jnp.where(x > 0, x * p["a"], jnp.tanh(x) * p["b"]).sum(axis=0))
 p = {"a": jnp.float32(2.0), "b": jnp.ones(16)}
 x = jnp.asarray(np.random.default_rng(0).normal(size=(64, 16)), jnp.float32)
+jax.jit(lambda v: jnp.sin(v) * 3)(x).block_until_ready()  # JAX decides to use its cache
 g = f if sys.argv[1] == "jit" else executables.Persistent(f, "f", "m", sys.argv[3])
 print(np.asarray(g(p, x)).tolist())
 """
@@ -115,7 +116,8 @@ print(np.asarray(g(p, x)).tolist())
 def test_an_executable_first_compiled_through_jax_s_cache_runs_in_a_new_process(tmp_path):
     # Process 1 fills JAX's persistent cache; process 2 compiles for the executable cache
     # (where JAX would hand back its cached copy, which serializes without its object
-    # code); process 3 loads that file and must run it.
+    # code), after other work has made JAX decide to use its cache, as in the command
+    # line; process 3 loads that file and must run it.
     jax_cache, folder = str(tmp_path / "jax"), str(tmp_path / "executables")
     outputs = []
     for mode in ("jit", "persistent", "persistent"):
@@ -125,3 +127,25 @@ def test_an_executable_first_compiled_through_jax_s_cache_runs_in_a_new_process(
         outputs.append(run.stdout)
     assert len(_files(folder)) == 1
     assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_an_executable_whose_copy_differs_or_fails_is_not_written(tmp_path, params,
+                                                                  monkeypatch):
+    # What the cache writes is checked first: its serialized copy, loaded back, must
+    # compute the same bits from the same arguments (a copy without its object code fails).
+    x = jnp.ones((3, 5))
+    expected = _fn()(params, 2.0, x)["y"]
+
+    def broken_copy(*args):
+        return lambda *a: {"y": jnp.zeros(4)}
+
+    def failing_copy(*args):
+        def run(*a):
+            raise RuntimeError("Function multiply_select_fusion not found")
+        return run
+
+    for copy in (broken_copy, failing_copy):
+        monkeypatch.setattr(executables.serialize_executable, "deserialize_and_load", copy)
+        out = executables.Persistent(_fn(), "f", "m", str(tmp_path), (1,))(params, 2.0, x)
+        np.testing.assert_array_equal(out["y"], expected)
+        assert _files(tmp_path) == []

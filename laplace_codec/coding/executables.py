@@ -25,7 +25,9 @@ import pickle
 
 import jax
 import jaxlib
+import numpy as np
 from jax.experimental import serialize_executable
+from jax.experimental.compilation_cache import compilation_cache
 
 from laplace_codec.atomic import atomic_write
 
@@ -83,25 +85,30 @@ class Persistent:
         static = tuple(a for i, a in enumerate(args) if i in self.static_argnums)
         dynamic = [a for i, a in enumerate(args) if i not in self.static_argnums]
         path = self._path(static, dynamic)
-        executable = self.loaded.get(path)
-        if executable is None:
-            executable = self._load(path)
-        if executable is None:
-            executable = self._compile(args)
-            self._save(path, executable)
+        executable = self.loaded.get(path) or self._load(path)
+        if executable is not None:
+            self.loaded[path] = executable
+            return executable(*dynamic)
+        executable = self._compile(args)
         self.loaded[path] = executable
-        return executable(*dynamic)
+        out = executable(*dynamic)
+        self._save(path, executable, dynamic, out)
+        return out
 
     def _compile(self, args):
         # Compiled afresh, around JAX's own persistent cache: an executable that JAX loaded
         # from that cache serializes without its object code (XLA:CPU, jaxlib 0.5.3), and
-        # the copy then fails when run ("Function multiply_select_fusion not found").
+        # the copy then fails when run ("Function multiply_select_fusion not found"). JAX
+        # decides once per process whether it uses its cache; reset_cache makes it decide
+        # again, before and after.
         enabled = jax.config.jax_enable_compilation_cache
         jax.config.update("jax_enable_compilation_cache", False)
+        compilation_cache.reset_cache()
         try:
             return self.jitted.lower(*args).compile()
         finally:
             jax.config.update("jax_enable_compilation_cache", enabled)
+            compilation_cache.reset_cache()
 
     @staticmethod
     def _load(path: str):
@@ -113,9 +120,22 @@ class Persistent:
             return None
 
     @staticmethod
-    def _save(path: str, executable) -> None:
+    def _save(path: str, executable, dynamic, out) -> None:
+        """Writes the executable if its serialized copy, loaded back, computes ``out``
+        bit for bit from the same arguments: a file that would fail or differ is never
+        written."""
         try:
-            data = pickle.dumps(serialize_executable.serialize(executable))
+            payload, in_tree, out_tree = serialize_executable.serialize(executable)
+            copy = serialize_executable.deserialize_and_load(payload, in_tree, out_tree)
+            again = jax.device_get(copy(*dynamic))
+            expected = jax.device_get(out)
+            if jax.tree_util.tree_structure(again) != jax.tree_util.tree_structure(expected):
+                return
+            for a, b in zip(jax.tree_util.tree_leaves(again), jax.tree_util.tree_leaves(expected)):
+                a, b = np.asarray(a), np.asarray(b)
+                if a.dtype != b.dtype or a.shape != b.shape or a.tobytes() != b.tobytes():
+                    return
+            data = pickle.dumps((payload, in_tree, out_tree))
             os.makedirs(os.path.dirname(path), exist_ok=True)
             atomic_write(path, data)
         except Exception:  # noqa: BLE001 - a cache that cannot be written only costs time
