@@ -27,22 +27,12 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from laplace_codec.models import model as model_lib
-from laplace_codec.training import config_files
-from laplace_codec.training import loop as training
+from benchmarks import train_throughput
 
 
 def our_step(config_path: str, overrides: list[str]):
     """A function running n training steps of the config (compiled and warm)."""
-    config = config_files.load_config(config_path, overrides)
-    model = model_lib.from_config(config.model)
-    mesh = training.make_mesh()
-    step, sharding = training.make_train_step(model, config, mesh)
-    state = training.init_state(model, config, jax.random.PRNGKey(0))
-    state = jax.device_put(state, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
-    shape = (config.data.batch_size, config.data.crop, config.data.crop, 3)
-    batch = jax.device_put(np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8),
-                           sharding)
+    _, step, state, batch = train_throughput.training_step(config_path, overrides)
     holder = [state]
 
     def run(n: int) -> float:

@@ -42,7 +42,9 @@ def main():
     print(json.dumps(results))
 
 
-def measure(path: str, steps: int, overrides: list[str]):
+def training_step(path: str, overrides: list[str]):
+    """(config, jitted step, initial state, a random uint8 batch) of the config at ``path``,
+    placed as in training (also used by ``train_step_vs_compressai.py``)."""
     config = config_files.load_config(path, overrides)
     model = model_lib.from_config(config.model)
     mesh = training.make_mesh()
@@ -53,6 +55,12 @@ def measure(path: str, steps: int, overrides: list[str]):
     rng = np.random.default_rng(0)
     shape = (config.data.batch_size, config.data.crop, config.data.crop, 3)
     batch = jax.device_put(rng.integers(0, 256, shape, dtype=np.uint8), sharding)
+    return config, step, state, batch
+
+
+def measure(path: str, steps: int, overrides: list[str]):
+    config, step, state, batch = training_step(path, overrides)
+    shape = batch.shape
     t0 = time.perf_counter()
     state, metrics = step(state, batch)
     jax.block_until_ready(metrics)
