@@ -150,7 +150,8 @@ class Codec:
         self.steps, self.sampler = self.decoder_kind.steps, self.decoder_kind.sampler
         if self.decoder_kind.samples or steps is not None or sampler is not None:
             self.set_sampling(steps, sampler)
-        self.params = {"params": jax.tree_util.tree_map(jnp.asarray, params)}
+        # One batched transfer (one call per leaf cost 0.07 s of a 0.2 s load).
+        self.params = {"params": jax.device_put(params)}
         self.tables = tables
         if tables is not None:
             tf_backend.compression_ops()  # import TensorFlow now, not in the first timed call
