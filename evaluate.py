@@ -38,7 +38,8 @@ _SAMPLER = flags.DEFINE_enum("sampler", None, list(bitstream.SAMPLERS[1:]),
                              "Diffusion decoders: sampler (default: the model's).")
 _QUALITY = flags.DEFINE_list("quality", [], "Variable-rate models: the qualities to code at "
                              "(default: one per rate level, 1, 2, ...).")
-_FID = flags.DEFINE_bool("fid", False, "Add FID on 256x256 patches (HiFiC's protocol); needs "
+_FID = flags.DEFINE_bool("fid", False, "Add FID and KID on 256x256 patches (HiFiC's protocol), "
+                         "each with a bootstrap spread; needs "
                          "the extra: pip install -e \".[fid]\".")
 
 

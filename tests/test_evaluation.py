@@ -76,9 +76,14 @@ def test_evaluate_writes_every_field_for_every_image(trained_workdir, tmp_path):
     jpeg = result["comparisons"][0]["results"]
     assert len(jpeg["bpp"]) >= 5 and np.all(np.diff(jpeg["bpp"]) > 0)
     assert plot.read_bytes()[:4] == b"\x89PNG"
-    # FID on 256x256 patches (4 here: 3 of coffee, 1 of chelsea), one per curve point
+    # FID and KID on 256x256 patches (4 here: 3 of coffee, 1 of chelsea), one per curve
+    # point, each with its bootstrap spread
     assert result["results"]["fid"][0] > 0 and len(jpeg["fid"]) == len(jpeg["bpp"])
     assert all(v > 0 for v in jpeg["fid"])
+    for key in ("fid_std", "kid", "kid_std"):
+        assert len(jpeg[key]) == len(jpeg["bpp"]) and result["results"][key][0] is not None
+    assert all(s > 0 for s in jpeg["fid_std"] + jpeg["kid_std"])
+    assert "KID x 1000" in done.stdout
 
 
 def test_table_says_why_a_bd_rate_is_missing():

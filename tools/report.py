@@ -31,7 +31,8 @@ from laplace_codec.evaluation import anchors as anchors_lib
 from laplace_codec.evaluation import rd
 
 COLUMNS = (("bpp", "bpp", ".4f"), ("psnr-rgb", "PSNR (dB)", ".2f"),
-           ("ms-ssim-rgb", "MS-SSIM", ".4f"), ("lpips", "LPIPS", ".4f"), ("fid", "FID", ".2f"))
+           ("ms-ssim-rgb", "MS-SSIM", ".4f"), ("lpips", "LPIPS", ".4f"), ("fid", "FID", ".2f"),
+           ("fid_std", "FID std", ".2f"), ("kid", "KID", ".4f"), ("kid_std", "KID std", ".4f"))
 
 
 def load_row(spec: str) -> tuple[str, dict]:

@@ -42,6 +42,9 @@ CURVE_KEYS = [("bpp", "bpp"), ("estimated_bpp", "estimated_bpp"), ("psnr-rgb", "
               ("lpips", "lpips"), ("encoding_time", "encode_s"), ("decoding_time", "decode_s")]
 
 
+FID_KEYS = ("fid", "fid_std", "kid", "kid_std")  # with --fid (fid.scores)
+
+
 class FidFeatures:
     """InceptionV3 features of 256x256 patches (``fid.py``), the originals' computed once
     per image and shared by every curve point."""
@@ -57,13 +60,14 @@ class FidFeatures:
         self.reference.append(self._reference[path])
         self.reconstruction.append(self.net.features(fid.patches(x_hat)))
 
-    def distance(self) -> float | None:
-        """FID of the reconstructions added since the last call (None: under 2 patches)."""
+    def scores(self) -> dict:
+        """FID and KID, each with its bootstrap spread (``fid.scores``), of the
+        reconstructions added since the last call; empty under 2 patches."""
         ref, rec = self.reference, self.reconstruction
         self.reference, self.reconstruction = [], []
         if sum(len(r) for r in ref) < 2:
-            return None
-        return fid.frechet_distance(np.concatenate(ref), np.concatenate(rec))
+            return {}
+        return fid.scores(np.concatenate(ref), np.concatenate(rec))
 
 
 def evaluate_codec(codec: codec_lib.Codec, paths: list[str], progress: bool = True,
@@ -130,7 +134,7 @@ def _curve(name: str, description: str, means: list[dict]) -> dict:
 
 
 def _results(means: list[dict]) -> dict:
-    keys = CURVE_KEYS + ([("fid", "fid")] if any("fid" in m for m in means) else [])
+    keys = CURVE_KEYS + ([(k, k) for k in FID_KEYS] if any("fid" in m for m in means) else [])
     return {k: [m.get(key) for m in means] for k, key in keys}
 
 
@@ -142,7 +146,7 @@ def _means(records: list[dict], fid_features: FidFeatures | None = None) -> dict
     out = {k: mean(k) for k in MEAN_KEYS}
     out["psnr_of_mean_mse"] = metrics.psnr_from_mse(float(np.mean([r["mse"] for r in records])))
     if fid_features:
-        out["fid"] = fid_features.distance()
+        out.update(dict.fromkeys(FID_KEYS), **fid_features.scores())
     return out
 
 
@@ -218,9 +222,16 @@ def table(result: dict) -> str:
     def fmt(v, spec):
         return "-" if v is None else format(v, spec)
 
+    def spread(res, i, key, scale=1.0):  # "value +- bootstrap std", or "-"
+        value, std = (res.get(k, [None] * (i + 1))[i] for k in (key, key + "_std"))
+        if value is None:
+            return "-"
+        return f"{value * scale:.2f}" + (f"+-{std * scale:.2f}" if std is not None else "")
+
     with_fid = "fid" in result["results"]
     lines = [f"{'model':<32} {'bpp':>7} {'est bpp':>7} {'PSNR':>6} {'MS-SSIM':>7} "
-             f"{'LPIPS':>6} {'enc s':>7} {'dec s':>7}" + (f" {'FID':>7}" if with_fid else "")]
+             f"{'LPIPS':>6} {'enc s':>7} {'dec s':>7}"
+             + (f" {'FID':>12} {'KID x 1000':>12}" if with_fid else "")]
     rows = [(m, result["results"], i) for i, m in enumerate(result["models"])]
     for c in result.get("comparisons", []):
         if "encoding_time" in c["results"]:
@@ -232,7 +243,8 @@ def table(result: dict) -> str:
             f"{fmt(res['psnr-rgb'][i], '.2f'):>6} {fmt(res['ms-ssim-rgb'][i], '.4f'):>7} "
             f"{fmt(res['lpips'][i], '.4f'):>6} {fmt(res['encoding_time'][i], '.3f'):>7} "
             f"{fmt(res['decoding_time'][i], '.3f'):>7}" +
-            (f" {fmt(res.get('fid', [None] * (i + 1))[i], '.2f'):>7}" if with_fid else ""))
+            (f" {spread(res, i, 'fid'):>12} {spread(res, i, 'kid', 1000):>12}" if with_fid
+             else ""))
     for anchor, values in result.get("bd_rate", {}).items():
         lines.append(f"BD-rate (PSNR) {anchor}: " + ", ".join(
             f"{k} {fmt(v, '+.1f')}%" if v is not None else f"{k} - (needs a curve of 2+ points "
