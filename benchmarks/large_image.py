@@ -3,6 +3,11 @@
     python benchmarks/large_image.py                          # configs/base.py, random weights
     python benchmarks/large_image.py --ckpt runs/base          # a trained checkpoint
     python benchmarks/large_image.py --untiled                 # g_a and g_s in one piece
+    python benchmarks/large_image.py --ckpt laplacian-diffusion-0.01   # a diffusion decoder
+
+A diffusion decoder samples in blended 640x640 windows above 4 Mpixels
+(``Codec.diffusion_tile_pixels``, ``tiling.blended_steps``); ``--untiled`` samples the whole
+image at once.
 
 The image is a mosaic of 1280x720 centre crops of nine photographs from
 ../shared/data/train (scikit-image's astronaut upscaled when that folder is missing). With no
@@ -92,6 +97,7 @@ def run_phase(args) -> dict:
     codec = build_codec(args)
     if args.untiled:
         codec.synthesis_tile_pixels = codec.analysis_tile_pixels = None
+        codec.diffusion_tile_pixels = None
     setup_rss = peak_rss_gib()
     if args.phase == "compress":
         x = images.read_image(args.input)
@@ -120,10 +126,10 @@ def run_phase(args) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ckpt", help="trained checkpoint (workdir or step)")
+    parser.add_argument("--ckpt", help="trained checkpoint (workdir or step) or bundled model")
     parser.add_argument("--config", default=os.path.join(REPO, "configs", "base.py"))
     parser.add_argument("--untiled", action="store_true",
-                        help="run g_a and g_s on the whole image (no tiling)")
+                        help="run g_a, g_s and a diffusion decoder on the whole image")
     parser.add_argument("--width", type=int, default=WIDTH)
     parser.add_argument("--height", type=int, default=HEIGHT)
     parser.add_argument("--phase", choices=("compress", "decompress"), help=argparse.SUPPRESS)

@@ -120,3 +120,27 @@ def test_laplacian_entropy_model_with_diffusion_decoder():
     assert [c.shape[1] for c in cond] == [64, 32, 16, 8] and cond[0].shape[-1] == 3
     moved = model.apply({"params": params}, out["y_hat"] + 1.0, method=model.condition)
     assert not np.allclose(cond[0], moved[0])
+
+
+def test_large_images_sample_in_blended_windows(diffusion_codec, encoded, image, monkeypatch):
+    def psnr(a, b):
+        return 10 * np.log10(255**2 / np.mean((a.astype(float) - b.astype(float)) ** 2))
+
+    h, w = image.shape[:2]
+    for sampler in ("ancestral", "ddim"):
+        whole = diffusion_codec.reconstruct(encoded.y_hat, h, w, seed=11, steps=4,
+                                            sampler=sampler)
+        with monkeypatch.context() as m:
+            m.setattr(diffusion_codec, "diffusion_tile_pixels", 0)  # tile everything
+            # one window (the latent is smaller than a tile): the untiled sampler, its
+            # initial image and every step's noise included, up to float rounding (which
+            # DDIM's division by alpha_t amplifies to a few levels on a few pixels)
+            one = diffusion_codec.reconstruct(encoded.y_hat, h, w, seed=11, steps=4,
+                                              sampler=sampler)
+            assert psnr(one, whole) > 45 and np.abs(one.astype(int) - whole).max() <= 4
+            m.setattr(diffusion_codec, "diffusion_tile_latents", 2)
+            m.setattr(diffusion_codec, "diffusion_halo", 1)
+            tiled = diffusion_codec.reconstruct(encoded.y_hat, h, w, seed=11, steps=4,
+                                                sampler=sampler)
+        assert tiled.shape == whole.shape and tiled.dtype == np.uint8
+        assert abs(psnr(tiled, image) - psnr(whole, image)) < 1.0, sampler

@@ -35,6 +35,7 @@ from laplace_codec.coding.tables import CodingTables
 from laplace_codec.errors import CheckpointError, FormatError, ModelMismatchError
 from laplace_codec.models import gain
 from laplace_codec.models import model as model_lib
+from laplace_codec.models.decoders import blur_diffusion
 from laplace_codec.models.decoders.kinds import kind_of_sampler
 from laplace_codec.models.entropy import gaussian_conditional as gc
 from laplace_codec.models.entropy.base import LIKELIHOOD_BOUND
@@ -114,6 +115,9 @@ def _compiled(m: model_lib.CompressionModel) -> types.SimpleNamespace:
         "sample": (jax.jit(lambda p, y_hat, seed, steps, sampler, q=None: model_lib.sample_image(
             m, p, y_hat, jax.random.PRNGKey(seed), steps, sampler, quality=q),
             static_argnums=(3, 4)), (3, 4)),
+        "sample_step": (jax.jit(
+            lambda p, y_hat, z, k, noise, steps, sampler, q=None: model_lib.sample_step(
+                m, p, y_hat, z, k, steps, sampler, noise, q), static_argnums=(5, 6)), (5, 6)),
         "synth": (jax.jit(lambda p, y_hat, q=None: m.apply(p, y_hat, q, method=m.synthesize)), ()),
         "z_lik": (jax.jit(lambda p, z: m.apply(p, z, method=lambda mod, z: mod.z_prior(z))), ()),
         "g_a": (jax.jit(lambda p, x, q=None: m.apply(p, x, q, method=m.y_from_x)), ()),
@@ -137,6 +141,13 @@ class Codec:
     synthesis_tile_pixels: int | None = 1 << 22
     analysis_tile_pixels: int | None = 1 << 22  # the same for g_a in ``encode``
     tile_latents: int = tiling.DEFAULT_TILE  # core side of a tile, in latent positions
+    # Above this many (padded) pixels a diffusion decoder samples in overlapping windows,
+    # blended at every step (``tiling.blended_steps``): bounded memory, and an image that
+    # differs from the untiled one only near the seams. Part of the format in effect: a
+    # file's image depends on it, so it stays fixed across releases.
+    diffusion_tile_pixels: int | None = 1 << 22
+    diffusion_tile_latents: int = 32  # core side (512 pixels)
+    diffusion_halo: int = 4  # overlap on each side (64 pixels), blended across
 
     def __init__(self, model: model_lib.CompressionModel, params, tables: CodingTables | None,
                  name: str, steps: int | None = None, sampler: str | None = None,
@@ -162,7 +173,7 @@ class Codec:
         fns = _compiled(model)
         self._analyze, self._hyper, self._step = fns.analyze, fns.hyper, fns.step
         self._z_lik, self._g_a, self._h_a = fns.z_lik, fns.g_a, fns.h_a
-        self._sample, self._synth = fns.sample, fns.synth
+        self._sample, self._synth, self._sample_step = fns.sample, fns.synth, fns.sample_step
         # The quality of new files (variable-rate models; None for a fixed rate).
         self.quality = model_lib.default_quality(model)
 
@@ -422,12 +433,35 @@ class Codec:
         if self.decoder_kind.samples:
             steps = _check_steps(self.steps if steps is None else steps)
             sampler = _check_sampler(self.sampler if sampler is None else sampler)
-            x_hat = np.asarray(self._sample(self.params, jnp.asarray(y_hat), seed, steps,
-                                            sampler, q))[0]
+            x_hat = self._diffuse(y_hat, seed, steps, sampler, q)[0]
         else:
             x_hat = self._synthesize(y_hat, q)[0]
         x_hat = model_lib.to_uint8(x_hat).astype(np.uint8)
         return x_hat[:height, :width]
+
+    def _diffuse(self, y_hat: np.ndarray, seed: int, steps: int, sampler: str,
+                 q=None) -> np.ndarray:
+        """The diffusion decoder's sample for y_hat (eq. 13), in blended windows when the
+        image is larger than ``diffusion_tile_pixels``."""
+        limit = self.diffusion_tile_pixels
+        if limit is None or y_hat.shape[1] * y_hat.shape[2] * 256 <= limit:
+            return np.asarray(self._sample(self.params, jnp.asarray(y_hat), seed, steps,
+                                           sampler, q))
+        # The untiled sampler's random numbers (blur_diffusion.sample), drawn for the
+        # whole image and cut to each window.
+        shape = (1, 16 * y_hat.shape[1], 16 * y_hat.shape[2], 3)
+        z, rng = blur_diffusion.initial_noise(jax.random.PRNGKey(seed), shape)
+        noise = (lambda k: blur_diffusion.step_noise(rng, k, shape)) if sampler == "ancestral" \
+            else None
+
+        def step(y_window, z_window, k, noise_window):
+            return self._sample_step(self.params, jnp.asarray(y_window), jnp.asarray(z_window),
+                                     jnp.int32(k), None if noise_window is None else
+                                     jnp.asarray(noise_window), steps, sampler, q)
+
+        z = tiling.blended_steps(step, z, y_hat, steps, 16, self.diffusion_tile_latents,
+                                 self.diffusion_halo, noise)
+        return np.clip(z, -1.0, 1.0)
 
     def _synthesize(self, y_hat: np.ndarray, q=None) -> np.ndarray:
         """g_s(y_hat), in tiles when the image is larger than ``synthesis_tile_pixels`` (the

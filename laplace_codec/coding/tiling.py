@@ -105,3 +105,71 @@ def tiled_apply(fn: Callable, latent, scale: int, tile: int = DEFAULT_TILE,
             out[:, a0 * scale:a1 * scale, b0 * scale:b1 * scale] = pixels[
                 :, (a0 - r0) * scale:(a1 - r0) * scale, (b0 - c0) * scale:(b1 - c0) * scale]
     return out
+
+
+def blend_ramp(start: int, span: int, size: int, ramp: int) -> np.ndarray:
+    """Weights along one axis of a window of ``span`` elements at ``start`` in an axis of
+    ``size``: rising linearly over ``ramp`` elements from each side that is not the axis's
+    own border, 1 elsewhere (so the windows' cores, at least ``ramp`` inside, weigh 1)."""
+    i = np.arange(span, dtype=np.float32) + 0.5
+    w = np.ones(span, np.float32)
+    if start > 0:
+        w = np.minimum(w, i / ramp)
+    if start + span < size:
+        w = np.minimum(w, (span - i) / ramp)
+    return w
+
+
+def blended_steps(step: Callable, z, latent, steps: int, scale: int,
+                  tile: int = DEFAULT_TILE, halo: int = DEFAULT_HALO,
+                  noise: Callable | None = None) -> np.ndarray:
+    """``steps`` steps of an iterative decoder (a diffusion sampler) on overlapping windows,
+    blended after every step (MultiDiffusion, Bar-Tal et al. 2023); a float32 numpy array.
+
+    Unlike ``g_s``, a diffusion decoder is not local (its DCT, group norms and attention see
+    the whole input), so windows cannot be cut exactly. Instead, at every step each window
+    takes its own step from the current image, and the image becomes the weighted mean of
+    the windows' results, with weights ramping down across the halos (:func:`blend_ramp`):
+    neighbours agree at every step, and seams blend instead of showing. Peak memory is
+    that of one window. With one window (an image within ``tile + 2 * halo``), this is the
+    untiled sampler.
+
+    Args:
+      step: ``step(latent_window, z_window, k, noise_window) -> z_window`` from t = k / steps
+        to (k - 1) / steps; ``noise_window`` is None when ``noise`` is.
+      z: (1, h * scale, w * scale, c): the initial image (z at t = 1).
+      latent: (1, h, w, C): the latent under it.
+      scale: pixels per latent position (16).
+      tile, halo: core size and overlap of the windows in latent positions (:func:`windows`).
+      noise: ``noise(k)`` -> this step's (1, h * scale, w * scale, c) noise, or None.
+    """
+    latent, z = np.asarray(latent), np.array(z, np.float32)
+    if latent.ndim != 4 or latent.shape[0] != 1:
+        raise ValueError(f"expected a latent of shape (1, h, w, C), got {latent.shape}")
+    h, w = latent.shape[1:3]
+    if z.shape[:3] != (1, h * scale, w * scale):
+        raise ValueError(f"the image has shape {z.shape}; a {h}x{w} latent at scale {scale} "
+                         f"needs (1, {h * scale}, {w * scale}, c)")
+    rows, cols = windows(h, tile, halo), windows(w, tile, halo)
+    span_h, span_w = min(h, tile + 2 * halo), min(w, tile + 2 * halo)
+    ramp = max(halo, 1) * scale
+    weights = {}
+    for r0, _, _ in rows:
+        for c0, _, _ in cols:
+            weights[r0, c0] = (blend_ramp(r0 * scale, span_h * scale, h * scale, ramp)[:, None]
+                               * blend_ramp(c0 * scale, span_w * scale, w * scale, ramp)[None])
+    total = np.zeros((h * scale, w * scale), np.float32)
+    for (r0, c0), wt in weights.items():
+        total[r0 * scale:(r0 + span_h) * scale, c0 * scale:(c0 + span_w) * scale] += wt
+    for k in range(steps, 0, -1):
+        eps = None if noise is None else np.asarray(noise(k))
+        out = np.zeros_like(z)
+        for (r0, c0), wt in weights.items():
+            rows_px = slice(r0 * scale, (r0 + span_h) * scale)
+            cols_px = slice(c0 * scale, (c0 + span_w) * scale)
+            z_s = np.asarray(step(latent[:, r0:r0 + span_h, c0:c0 + span_w],
+                                  z[:, rows_px, cols_px], k,
+                                  None if eps is None else eps[:, rows_px, cols_px]))
+            out[:, rows_px, cols_px] += wt[None, :, :, None] * z_s
+        z = out / total[None, :, :, None]
+    return z

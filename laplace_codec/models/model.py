@@ -210,3 +210,12 @@ def sample_image(model: CompressionModel, variables, y_hat: jax.Array, rng: jax.
     ``steps`` steps of ``sampler`` from z_1 ~ N(0, I) drawn from ``rng`` (eq. 13)."""
     return decoder_for(model).sample(model, variables, y_hat, rng, steps, sampler,
                                      return_trajectory=return_trajectory, quality=quality)
+
+
+def sample_step(model: CompressionModel, variables, y_hat: jax.Array, z: jax.Array, k,
+                steps: int, sampler: str, noise=None, quality=None) -> jax.Array:
+    """One step of :func:`sample_image` on an image (or a window of one) z at t = k / steps,
+    conditioned on the y_hat under it: z at (k - 1) / steps (tiled decoding of large
+    images, ``coding/tiling.py``)."""
+    return decoder_for(model).sample_step(model, variables, y_hat, z, k, steps, sampler,
+                                          noise, quality)

@@ -152,6 +152,55 @@ def posterior(f_t: jax.Array, f_x: jax.Array, t, s, schedule: Schedule):
 EpsFn = Callable[[jax.Array, jax.Array], jax.Array]  # (z_t, t of shape (B,)) -> eps_hat
 
 
+def initial_noise(rng: jax.Array, shape: tuple[int, int, int, int]):
+    """(z_1 ~ N(0, I) of ``shape``, the key of the steps' noise): how :func:`sample` starts."""
+    rng, init = jax.random.split(rng)
+    return jax.random.normal(init, shape, jnp.float32), rng
+
+
+def step_noise(rng: jax.Array, k, shape: tuple[int, int, int, int]) -> jax.Array:
+    """The ancestral sampler's N(0, I) draw at step k (from t = k / steps), keyed by ``rng``
+    of :func:`initial_noise`."""
+    return jax.random.normal(jax.random.fold_in(rng, k), shape, jnp.float32)
+
+
+def denoise_step(eps_fn: EpsFn, z: jax.Array, k, steps: int, schedule: Schedule,
+                 sampler: str, noise: jax.Array | None = None, clip: bool = True,
+                 lam: jax.Array | None = None):
+    """One step of :func:`sample`, from t = k / steps to s = (k - 1) / steps: (z_s, x0_hat).
+
+    ``z`` is the whole image or, for tiled sampling, one window of it (the DCT is then the
+    window's own). ``noise`` is the ancestral sampler's draw of this step
+    (:func:`step_noise`, or its crop to the window); DDIM takes none. ``lam`` is
+    :func:`squared_frequencies` of z's size when the caller holds it (:func:`sample` computes
+    it once, outside its loop, which also keeps the bits of earlier releases' samples).
+    """
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
+    if (noise is None) != (sampler == "ddim"):
+        raise ValueError(f"the {sampler} sampler takes "
+                         + ("no noise" if sampler == "ddim" else "this step's noise"))
+    batch = z.shape[0]
+    lam = squared_frequencies(z.shape[1], z.shape[2]) if lam is None else lam
+    t = jnp.full((batch,), k / steps, jnp.float32)
+    s = jnp.full((batch,), (k - 1) / steps, jnp.float32)
+    eps_hat = eps_fn(z, t)
+    alpha_t, sigma2_t = schedule.coefficients(t, lam)
+    f_t = dct2(z)
+    f_x = (f_t - jnp.sqrt(sigma2_t) * dct2(eps_hat)) / alpha_t
+    if clip:
+        f_x = dct2(jnp.clip(idct2(f_x), -1.0, 1.0))
+    if sampler == "ancestral":
+        mean, var = posterior(f_t, f_x, t, s, schedule)
+        f_s = mean + jnp.sqrt(var) * noise
+    else:
+        alpha_s, sigma2_s = schedule.coefficients(s, lam)
+        eps_f = (f_t - alpha_t * f_x) / jnp.sqrt(jnp.maximum(sigma2_t, VAR_MIN))
+        f_s = alpha_s * f_x + jnp.sqrt(sigma2_s) * eps_f
+    x0 = idct2(f_x)
+    return idct2(f_s), x0
+
+
 def sample(eps_fn: EpsFn, shape: tuple[int, int, int, int], rng: jax.Array, steps: int,
            schedule: Schedule, sampler: str = "ancestral", clip: bool = True,
            return_trajectory: bool = False):
@@ -166,30 +215,13 @@ def sample(eps_fn: EpsFn, shape: tuple[int, int, int, int], rng: jax.Array, step
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    batch = shape[0]
+    z, rng = initial_noise(rng, shape)
     lam = squared_frequencies(shape[1], shape[2])
-    rng, init = jax.random.split(rng)
-    z = jax.random.normal(init, shape, jnp.float32)
 
     def step(z, k):
-        t = jnp.full((batch,), k / steps, jnp.float32)
-        s = jnp.full((batch,), (k - 1) / steps, jnp.float32)
-        eps_hat = eps_fn(z, t)
-        alpha_t, sigma2_t = schedule.coefficients(t, lam)
-        f_t = dct2(z)
-        f_x = (f_t - jnp.sqrt(sigma2_t) * dct2(eps_hat)) / alpha_t
-        if clip:
-            f_x = dct2(jnp.clip(idct2(f_x), -1.0, 1.0))
-        if sampler == "ancestral":
-            mean, var = posterior(f_t, f_x, t, s, schedule)
-            noise = jax.random.normal(jax.random.fold_in(rng, k), shape, jnp.float32)
-            f_s = mean + jnp.sqrt(var) * noise
-        else:
-            alpha_s, sigma2_s = schedule.coefficients(s, lam)
-            eps_f = (f_t - alpha_t * f_x) / jnp.sqrt(jnp.maximum(sigma2_t, VAR_MIN))
-            f_s = alpha_s * f_x + jnp.sqrt(sigma2_s) * eps_f
-        x0 = idct2(f_x)
-        return idct2(f_s), x0 if return_trajectory else None
+        noise = step_noise(rng, k, shape) if sampler == "ancestral" else None
+        z_s, x0 = denoise_step(eps_fn, z, k, steps, schedule, sampler, noise, clip, lam)
+        return z_s, x0 if return_trajectory else None
 
     z, trajectory = jax.lax.scan(step, z, jnp.arange(steps, 0, -1))
     # The last step (s = 0) has zero posterior variance and alpha_vec_0 = 1: z is x0_hat.

@@ -75,6 +75,10 @@ class DecoderKind:
                quality=None):
         self.option("sampler")  # raises: this decoder does not sample
 
+    def sample_step(self, model, variables, y_hat, z, k, steps, sampler, noise=None,
+                    quality=None):
+        self.option("sampler")  # raises: this decoder does not sample
+
     def require_sampling(self, model_name: str) -> None:
         """Raises unless the decoder samples (so that steps and a sampler apply to it)."""
         if not self.samples:
@@ -195,6 +199,19 @@ class DiffusionKind(DecoderKind):
         return blur_diffusion.sample(eps_fn, (b, 16 * h, 16 * w, 3), rng, steps,
                                      self.settings.schedule, sampler,
                                      return_trajectory=return_trajectory)
+
+    def sample_step(self, model, variables, y_hat, z, k, steps, sampler, noise=None,
+                    quality=None):
+        """One step of :meth:`sample` (``blur_diffusion.denoise_step``) on an image or a window
+        of one: z at t = k / steps and the y_hat under it (16x smaller) -> z at
+        (k - 1) / steps. The condition pyramid is that of this y_hat."""
+        cond = model.apply(variables, y_hat, quality, method=model.condition)
+
+        def eps_fn(z_t, t):
+            return model.apply(variables, z_t, t, cond, method=model.denoise)
+
+        return blur_diffusion.denoise_step(eps_fn, z, k, steps, self.settings.schedule,
+                                           sampler, noise)[0]
 
     def reconstruct(self, model, variables, y_hat, rng, steps=None, sampler=None,
                     quality=None):
