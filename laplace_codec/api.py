@@ -72,6 +72,13 @@ def bundled_codec_of(model_name: str, model_hash: bytes, what: str = "the file")
     """The bundled codec whose files carry ``model_hash`` (a file's header names it), or a
     :class:`CheckpointError` saying which checkpoint to pass instead."""
     entry = zoo.find_by_hash(model_hash)
+    if entry is None and model_hash.hex() in zoo.RETIRED:
+        name, commit = zoo.RETIRED[model_hash.hex()]
+        raise CheckpointError(
+            f"{what} was written by {name}@{model_hash.hex()}, a bundled model that a newer "
+            f"{name} has replaced; decode it with the release that ships it (git checkout "
+            f"{commit} of laplace_codec, then pip install -e .), or pass a checkpoint of it "
+            f"with --ckpt DIR")
     if entry is None:
         raise CheckpointError(f"{what} was written by model {model_name}@{model_hash.hex()}, "
                               f"which is not a bundled model; pass that model's --ckpt DIR")

@@ -37,6 +37,10 @@ DEFAULT_MODEL = "laplacian-mse-vr"
 PRECISIONS = ("int8", "float16", "float32")
 QUANTIZED_MIN_SIZE = 1024  # smaller arrays (biases, GDN of narrow layers) stay float32
 META_VERSION = 1
+# Models that shipped once and were replaced (a better export under the same name, or a
+# retired family): model hash -> (name, the last commit that ships it). Their files are
+# refused with the way to decode them, instead of "not a bundled model".
+RETIRED: dict[str, tuple[str, str]] = {}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -213,3 +213,24 @@ def test_export_sets_a_diffusion_models_default_sampling(trained_diffusion_workd
     with pytest.raises(ValueError, match="MSE decoder"):
         api.export(trained_workdir, "mse", str(tmp_path / "mse"), steps=5, progress=False)
     assert not os.path.exists(tmp_path / "mse")
+
+
+def test_files_of_unknown_and_retired_models_are_refused_with_what_to_do(installed, tmp_path,
+                                                                         monkeypatch, capsys):
+    from laplace_codec import cli, images
+
+    src, lgc, rec = tmp_path / "in.png", tmp_path / "out.lgc", tmp_path / "rec.png"
+    images.write_image(str(src), np.full((64, 96, 3), 120, np.uint8))
+    assert cli.main(["compress", "--model", "lap", str(src), str(lgc)]) == 0
+    lap_hash = zoo.find("lap").model_hash
+    monkeypatch.setenv(zoo.DIRS_ENV, str(tmp_path / "empty"))  # the model is gone
+    monkeypatch.setattr(zoo, "WEIGHTS_DIR", str(tmp_path / "none"))
+    capsys.readouterr()
+    assert cli.main(["decompress", str(lgc), str(rec)]) == 2
+    err = capsys.readouterr().err
+    assert f"lap@{lap_hash}, which is not a bundled model; pass that model's --ckpt" in err
+    monkeypatch.setitem(zoo.RETIRED, lap_hash, ("lap", "0123abc"))  # replaced by a newer lap
+    assert cli.main(["decompress", str(lgc), str(rec)]) == 2
+    err = capsys.readouterr().err
+    assert f"lap@{lap_hash}, a bundled model that a newer lap has replaced" in err
+    assert "git checkout 0123abc" in err and not rec.exists()
