@@ -2,13 +2,15 @@
 steps N (``compress --refine N``), for a variable-rate or fixed-rate model.
 
     python benchmarks/refine.py [--model laplacian-mse-vr] [--steps 0,20,50] \
-        [--quality 1,3,5] [--images 4]
+        [--quality 1,3,5] [--images 4] [--rounding noise,sga]
 
 Each image is coded at each quality with each N (real files, decoded again); the curve of N
 is the mean bpp and PSNR over the images at each quality, and its BD-rate (PSNR, pchip) is
-against N = 0 on the same images. Times are the wall time of ``encode`` (analysis,
-refinement, coding), compilation excluded by a first untimed call per N. The last line is
-JSON: {"N": {"bd_rate_vs_0", "encode_s", "bpp", "psnr"}, ...}.
+against N = 0 on the same images. ``--rounding`` compares relaxations of the rounding
+(``refine.ROUNDINGS``; curves named ``ROUNDING:N``). Times are the wall time of ``encode``
+(analysis, refinement, coding), compilation excluded by a first untimed call per N and
+image shape. The last line is JSON: {"ROUNDING:N": {"bd_rate_vs_0", "encode_s", "bpp",
+"psnr"}, ...}.
 """
 
 import argparse
@@ -25,6 +27,7 @@ sys.path.insert(0, REPO)
 
 import laplace_codec
 from laplace_codec import images
+from laplace_codec.coding import refine as refine_lib
 from laplace_codec.evaluation import metrics, rd
 
 
@@ -35,15 +38,26 @@ def main():
     parser.add_argument("--quality", default="1,3,5",
                         help="qualities of a variable-rate model (ignored for fixed-rate)")
     parser.add_argument("--images", type=int, default=4, help="the first K Kodak images")
+    parser.add_argument("--crop", type=int, default=0,
+                        help="code the top-left CROP x CROP pixels of each image (0: whole)")
+    parser.add_argument("--rounding", default=refine_lib.ROUNDING,
+                        help=f"comma-separated, of {refine_lib.ROUNDINGS}")
     parser.add_argument("--data", default=os.path.join(REPO, "..", "shared", "data", "kodak"))
     args = parser.parse_args()
     codec = laplace_codec.load(args.model)
     qualities = [float(q) for q in args.quality.split(",")] if codec.variable_rate else [None]
     files = sorted(glob.glob(os.path.join(args.data, "*.png")))[:args.images]
     pictures = [images.read_image(f) for f in files]
+    if args.crop:
+        pictures = [x[:args.crop, :args.crop] for x in pictures]
+    shapes = {x.shape: x for x in pictures}.values()  # one image of each shape
+    runs = [(r, int(n)) for r in args.rounding.split(",") for n in args.steps.split(",")]
+    runs = [(refine_lib.ROUNDING, 0)] + [(r, n) for r, n in runs if n]  # N = 0 once
     results = {}
-    for n in (int(s) for s in args.steps.split(",")):
-        codec.encode(pictures[0][:128, :128], quality=qualities[0], refine=n)  # compile
+    for rounding, n in runs:
+        refine_lib.ROUNDING = rounding  # the default that Codec.encode's refinement takes
+        for x in shapes:
+            codec.encode(x, quality=qualities[0], refine=n)  # compile, untimed
         bpp, psnr, seconds = [], [], []
         for q in qualities:
             rates, quality_db = [], []
@@ -55,14 +69,17 @@ def main():
                 quality_db.append(metrics.psnr(x, codec.decompress(data)))
             bpp.append(float(np.mean(rates)))
             psnr.append(float(np.mean(quality_db)))
-        results[n] = {"bpp": bpp, "psnr": psnr, "encode_s": round(float(np.mean(seconds)), 2)}
-        print(f"N = {n}: bpp {np.round(bpp, 4).tolist()}, PSNR {np.round(psnr, 2).tolist()}, "
-              f"encode {results[n]['encode_s']} s per image", flush=True)
-    base = {"name": "N=0", "results": {"bpp": results[0]["bpp"], "psnr-rgb": results[0]["psnr"]}}
-    for n, r in results.items():
-        curve = {"name": f"N={n}", "results": {"bpp": r["bpp"], "psnr-rgb": r["psnr"]}}
-        r["bd_rate_vs_0"] = round(rd.bd_rate(base, curve), 2) if n and len(qualities) > 1 \
-            else 0.0
+        name = f"{rounding}:{n}" if n else "0"
+        results[name] = {"bpp": bpp, "psnr": psnr,
+                         "encode_s": round(float(np.mean(seconds)), 2)}
+        print(f"{name}: bpp {np.round(bpp, 4).tolist()}, PSNR {np.round(psnr, 2).tolist()}, "
+              f"encode {results[name]['encode_s']} s per image", flush=True)
+    base = {"name": "N=0", "results": {"bpp": results["0"]["bpp"],
+                                       "psnr-rgb": results["0"]["psnr"]}}
+    for name, r in results.items():
+        curve = {"name": name, "results": {"bpp": r["bpp"], "psnr-rgb": r["psnr"]}}
+        r["bd_rate_vs_0"] = round(rd.bd_rate(base, curve), 2) \
+            if name != "0" and len(qualities) > 1 else 0.0
     print(json.dumps(results))
 
 

@@ -3,6 +3,7 @@
 import warnings
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -148,3 +149,38 @@ def test_refinement_lowers_the_images_loss_and_is_deterministic(codec, photo):
     assert codec.compress(x, refine=30) == refined
     with pytest.raises(ValueError, match="refine must be a number of steps"):
         codec.compress(x, refine=-1)
+
+
+def test_sga_rounding_lies_between_the_neighbours_and_anneals_to_rounding():
+    from laplace_codec.models.entropy.base import sga_round
+
+    x = jnp.linspace(-3.0, 3.0, 601)
+    key = jax.random.PRNGKey(0)
+    soft = np.asarray(sga_round(x, key, 0.5))
+    assert np.all(soft >= np.floor(x) - 1e-6) and np.all(soft <= np.floor(x) + 1 + 1e-6)
+    np.testing.assert_array_equal(soft, np.asarray(sga_round(x, key, 0.5)))  # keyed
+    cold = np.asarray(sga_round(x, key, 1e-3))
+    away = np.abs(x - np.round(x)) < 0.45  # not at a tie
+    np.testing.assert_allclose(cold[away], np.round(x)[away], atol=1e-3)
+    # the nearer neighbour is the likelier: at x = 0.2 and tau = 0.5, ceil has probability
+    # sigmoid(-(atanh(0.8) - atanh(0.2)) / 0.5) = 0.143 (the logits' gap, divided by tau in
+    # the logits and again in the relaxed sample)
+    draws = np.asarray(sga_round(jnp.full(4000, 0.2), key, 0.5))
+    assert abs(np.mean(draws > 0.5) - 0.143) < 0.03
+    grad = jax.grad(lambda v: sga_round(v, key, 0.5).sum())(x)
+    assert np.all(np.isfinite(grad)) and np.any(grad != 0)  # unlike rounding
+
+
+def test_sga_refinement_is_deterministic_and_moves_the_latents(codec, photo):
+    from laplace_codec.coding import refine as refine_lib
+    from laplace_codec.models import model as model_lib
+
+    x = model_lib.from_uint8(jnp.asarray(photo[None, :128, :128]))
+    y, z = codec._analyze(codec.params, x)
+    runs = [refine_lib.refine_latents(codec.model, codec.params, x, y, z, None, codec.lmbda,
+                                      30, rounding="sga") for _ in range(2)]
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert not np.array_equal(runs[0][0], y)
+    with pytest.raises(ValueError, match="unknown refinement rounding"):
+        refine_lib.refine_latents(codec.model, codec.params, x, y, z, None, codec.lmbda, 2,
+                                  rounding="gumbel")

@@ -119,16 +119,17 @@ class CompressionModel(nn.Module):
         return self.from_latents(x, y, self.z_from_y(y, quality), train, quality)
 
     def from_latents(self, x: jax.Array, y: jax.Array, z: jax.Array, train: bool = False,
-                     quality=None) -> dict[str, jax.Array]:
+                     quality=None, round_fn=None) -> dict[str, jax.Array]:
         """The forward of ``__call__`` from given (gained) latents ``y`` and ``z`` of the
-        images ``x``: what encoder-side refinement optimises (``coding/refine.py``)."""
+        images ``x``: what encoder-side refinement optimises (``coding/refine.py``), which
+        may replace the rounding of y by ``round_fn`` (``entropy.base.sga_round``)."""
         if train:
             noise = jax.random.uniform(self.make_rng("noise"), z.shape, z.dtype, -0.5, 0.5)
             z_likelihood = self.z_prior(z + noise)
         else:
             z_likelihood = self.z_prior(jnp.round(z))
         z_hat = ste_round(z)
-        y_hat, y_likelihood = self.y_model(y, self.hyper(z_hat, quality), train)
+        y_hat, y_likelihood = self.y_model(y, self.hyper(z_hat, quality), train, round_fn)
         out = dict(y_hat=y_hat, y_likelihood=y_likelihood, z_likelihood=z_likelihood)
         out.update(decoder_for(self).forward(self, x, self.decoder_latent(y_hat, quality),
                                              train))

@@ -41,3 +41,17 @@ class CodingStep(NamedTuple):
 def ste_round(x: jax.Array) -> jax.Array:
     """Rounding whose gradient is the identity (straight-through estimator)."""
     return x + jax.lax.stop_gradient(jnp.round(x) - x)
+
+
+def sga_round(x: jax.Array, key: jax.Array, tau) -> jax.Array:
+    """Stochastic Gumbel annealing (Yang et al., "Improving Inference for Neural Image
+    Compression", NeurIPS 2020, section 3.3): a relaxed random choice between floor(x) and
+    ceil(x), the nearer one likelier, with logits ``-atanh(distance) / tau`` and a
+    Gumbel-softmax sample at temperature ``tau``. As tau falls to 0 it becomes rounding;
+    unlike rounding, its value and gradient see how far x is from each integer."""
+    floor = jnp.floor(x)
+    r = x - floor
+    distance = jnp.clip(jnp.stack([r, 1 - r], axis=-1), 0.0, 1 - 1e-5)
+    logits = -jnp.arctanh(distance) / tau
+    weights = jax.nn.softmax((logits + jax.random.gumbel(key, logits.shape)) / tau, axis=-1)
+    return floor + weights[..., 1]

@@ -28,10 +28,14 @@ class MeanScaleHyperprior(nn.Module):
         mu, raw = jnp.split(out, 2, axis=-1)
         return mu, gc.sigma_from_raw(raw)
 
-    def __call__(self, y: jax.Array, hyper: jax.Array, train: bool):
+    def __call__(self, y: jax.Array, hyper: jax.Array, train: bool, round_fn=None):
+        """y_hat (mean-shifted rounding, straight-through) and its likelihoods; ``round_fn``
+        (encoder-side refinement) replaces the rounding, the likelihoods following it."""
         mu, sigma = self._params(hyper)
-        y_hat = ste_round(y - mu) + mu
-        if train:
+        y_hat = (ste_round if round_fn is None else round_fn)(y - mu) + mu
+        if round_fn is not None:
+            lik = gc.likelihood(y_hat, mu, sigma)
+        elif train:
             noise = jax.random.uniform(self.make_rng("noise"), y.shape, y.dtype, -0.5, 0.5)
             lik = gc.likelihood(y + noise, mu, sigma)
         else:

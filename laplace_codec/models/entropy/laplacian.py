@@ -275,9 +275,12 @@ class LaplacianEntropyModel(nn.Module):
         return mu[0, 0, 0], sigma[0, 0, 0]
 
     # -------------------------------------------------------------- training forward
-    def __call__(self, y: jax.Array, hyper: jax.Array, train: bool):
+    def __call__(self, y: jax.Array, hyper: jax.Array, train: bool, round_fn=None):
         """y_hat (mean-shifted rounding, straight-through) and likelihoods, chunk by chunk
-        with the same parameter computation as coding."""
+        with the same parameter computation as coding. ``round_fn`` (encoder-side
+        refinement) replaces the rounding, and the likelihoods are then those of its y_hat,
+        gradients included."""
+        rnd = ste_round if round_fn is None else round_fn
         y_hat = jnp.zeros_like(y)
         likelihoods = []
         anchors = jnp.asarray(anchor_mask(*y.shape[1:3]))[None, :, :, None]
@@ -289,13 +292,15 @@ class LaplacianEntropyModel(nn.Module):
             else:
                 mu, sigma = self.chunk_params(j, 0, hyper, y_hat)
             if self.spatial not in ("none", "serial"):
-                y_hat_anchor = (ste_round(y_j - mu) + mu) * anchors
+                y_hat_anchor = (rnd(y_j - mu) + mu) * anchors
                 partial = y_hat.at[..., start:stop].set(y_hat_anchor)
                 mu_n, sigma_n = self.chunk_params(j, 1, hyper, partial)
                 mu = jnp.where(anchors, mu, mu_n)
                 sigma = jnp.where(anchors, sigma, sigma_n)
-            y_hat_j = ste_round(y_j - mu) + mu
-            if train:
+            y_hat_j = rnd(y_j - mu) + mu
+            if round_fn is not None:
+                likelihoods.append(gc.likelihood(y_hat_j, mu, sigma))
+            elif train:
                 noise = jax.random.uniform(self.make_rng("noise"), y_j.shape, y_j.dtype,
                                            -0.5, 0.5)
                 likelihoods.append(gc.likelihood(y_j + noise, mu, sigma))
