@@ -2,12 +2,17 @@
 center crops (no entropy coding: y_hat comes from the model's forward pass).
 
     python benchmarks/diffusion_conditioning.py --ckpt runs/cpu-diffusion --crop 128 --limit 4
+    python benchmarks/diffusion_conditioning.py --ckpt laplacian-diffusion-0.01 --crop 256 \
+        --runs ddim:5,ddim:10,ddim:25,ddim:50
 
 Prints the PSNR of the MSE image ``g_s(y_hat)``; for t in ``--t``, the eps-MSE and the PSNR of
 the one-step ``x0_hat`` (eq. 3) from ``z_t`` of the true image; then the PSNR of samples for
-each ``--runs`` entry (``sampler:steps``). A decoder whose samples fall far below its
-``x0_hat`` at small t has a sampling problem, not a training one. The last line is JSON:
-``{"mse_image_psnr": ..., "t": {"0.1": {"eps_mse", "x0_psnr"}}, "samples": {"ddim:25": psnr}}``.
+each ``--runs`` entry (``sampler:steps``), with their LPIPS and mean colour shift (per
+channel, in 8-bit levels, against the originals; the MSE image's too). A decoder whose
+samples fall far below its ``x0_hat`` at small t has a sampling problem, not a training one.
+The last line is JSON: ``{"mse_image_psnr": ..., "mse_image": {"lpips", "shift"}, "t":
+{"0.1": {"eps_mse", "x0_psnr"}}, "samples": {"ddim:25": psnr}, "sample_quality":
+{"ddim:25": {"lpips", "shift"}}}``.
 """
 
 import argparse
@@ -23,11 +28,11 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from laplace_codec import api, images
+from laplace_codec.errors import InputError
+from laplace_codec.evaluation import metrics
+from laplace_codec.models import model as model_lib
 from laplace_codec.models.decoders import blur_diffusion
-from laplace_codec.training import checkpoint
-from laplace_codec import images  # noqa: E402
-from laplace_codec.models import model as model_lib  # noqa: E402
-from laplace_codec.errors import InputError  # noqa: E402
 
 
 def center_crops(pattern: str, limit: int, crop: int) -> np.ndarray:
@@ -40,36 +45,59 @@ def center_crops(pattern: str, limit: int, crop: int) -> np.ndarray:
         raise SystemExit(str(e)) from None
 
 
+def zero_output_layer(variables):
+    """The variables with the U-Net's last convolution (the only one with 3 outputs) zeroed."""
+    unet = dict(variables["params"]["phi"]["unet"])
+    (name,) = [k for k, v in unet.items() if k.startswith("Conv_") and v["kernel"].shape[-1] == 3]
+    unet[name] = jax.tree.map(jnp.zeros_like, unet[name])
+    phi = dict(variables["params"]["phi"], unet=unet)
+    return {**variables, "params": dict(variables["params"], phi=phi)}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ckpt", required=True, help="a diffusion codec (workdir or step)")
+    parser.add_argument("--ckpt", required=True,
+                        help="a diffusion codec (workdir, step or bundled model)")
     parser.add_argument("--images", default=os.path.join(REPO, "..", "shared", "data", "kodak",
                                                          "*.png"))
     parser.add_argument("--limit", type=int, default=4)
     parser.add_argument("--crop", type=int, default=128, help="a multiple of 64")
     parser.add_argument("--t", default="0.02,0.1,0.2,0.5,0.9")
     parser.add_argument("--runs", default="ddim:10,ddim:25,ancestral:100")
+    parser.add_argument("--zero-unet", action="store_true",
+                        help="zero the U-Net's output layer: the preconditioning alone "
+                             "(x_mse plus white noise of std prior_std as the prior)")
     args = parser.parse_args()
     if args.crop % 64:
         raise SystemExit(f"--crop must be a multiple of 64, got {args.crop}")
 
-    ckpt = checkpoint.load(args.ckpt)
-    model = ckpt.model()
+    codec = api.load(args.ckpt)
+    model, variables = codec.model, codec.params
     if model.decoder != "diffusion":
         raise SystemExit(f"{args.ckpt} has an MSE decoder; this benchmark needs a diffusion one")
-    variables = {"params": ckpt.params}
-    x = model_lib.from_uint8(jnp.asarray(center_crops(args.images, args.limit, args.crop)))
+    if args.zero_unet:
+        variables = zero_output_layer(variables)
+    originals = center_crops(args.images, args.limit, args.crop)
+    x = model_lib.from_uint8(jnp.asarray(originals))
 
     def psnr(a):
         mse = jnp.mean(jnp.square(jnp.clip(a, -1, 1) - x), axis=(1, 2, 3))
         return float(jnp.mean(10 * jnp.log10(4.0 / mse)))
 
+    def quality(a):  # mean LPIPS, and the mean shift of each channel in 8-bit levels
+        a = np.asarray(model_lib.to_uint8(jnp.clip(a, -1, 1))).astype(np.uint8)
+        lpips = float(np.mean([metrics.lpips(o, r) for o, r in zip(originals, a)]))
+        shift = (a.astype(np.float64) - originals).mean(axis=(0, 1, 2))
+        return dict(lpips=round(lpips, 4), shift=[round(float(v), 2) for v in shift])
+
     y_hat = model.apply(variables, x, train=False)["y_hat"]
     cond = model.apply(variables, y_hat, method=model.condition)
     schedule = model_lib.diffusion_option(model, "schedule")
     eps_fn = jax.jit(lambda z, t: model.apply(variables, z, t, cond, method=model.denoise))
-    result = dict(mse_image_psnr=psnr(cond[0]), t={}, samples={})
-    print(f"MSE image g_s(y_hat): PSNR {result['mse_image_psnr']:.2f} dB")
+    result = dict(mse_image_psnr=psnr(cond[0]), mse_image=quality(cond[0]), t={}, samples={},
+                  sample_quality={})
+    print(f"MSE image g_s(y_hat): PSNR {result['mse_image_psnr']:.2f} dB, "
+          f"{result['mse_image']}")
 
     eps = jax.random.normal(jax.random.PRNGKey(1), x.shape)
     for t in [float(v) for v in args.t.split(",")]:
@@ -86,7 +114,9 @@ def main():
         out = blur_diffusion.sample(eps_fn, x.shape, jax.random.PRNGKey(0), int(steps),
                                     schedule, sampler)
         result["samples"][run] = psnr(out)
-        print(f"{sampler}, {steps} steps: PSNR {result['samples'][run]:.2f} dB", flush=True)
+        result["sample_quality"][run] = quality(out)
+        print(f"{sampler}, {steps} steps: PSNR {result['samples'][run]:.2f} dB, "
+              f"{result['sample_quality'][run]}", flush=True)
     print(json.dumps(result))
 
 
