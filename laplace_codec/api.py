@@ -277,6 +277,9 @@ def export(ckpt: str, name: str, out_dir: str = zoo.WEIGHTS_DIR, precision: str 
         exported=datetime.date.today().isoformat(),
         config=json.loads(config.to_json()),
     )
+    source_name = os.path.basename((config.train.get("init_from") or "").rstrip("/\\"))
+    if source_name and zoo.training_steps(source_name):
+        meta["training"]["steps_before"] = zoo.training_steps(source_name)
     if codec.variable_rate:
         meta["quality_range"] = list(codec.quality_range)
         meta["default_quality"] = codec.quality

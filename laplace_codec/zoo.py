@@ -66,13 +66,18 @@ class ZooModel:
 
 def training_steps(name: str) -> str:
     """The steps behind zoo model ``name``, through the models it was started from
-    (``train.init_from`` naming an installed model or a folder of that name): "12000+3000"."""
+    (``train.init_from`` naming an installed model or a folder of that name): "12000+3000".
+    An export records its source's steps as ``training.steps_before`` (the source may later
+    be replaced by a newer export of the same name), which then ends the chain."""
     models = available()
     parts, seen = [], set()
     while name in models and name not in seen:
         seen.add(name)
         meta = models[name].meta
         parts.append(str(meta["training"]["steps"]))
+        if meta["training"].get("steps_before"):
+            parts.append(meta["training"]["steps_before"])
+            break
         source = meta.get("config", {}).get("train", {}).get("init_from", "") or ""
         name = os.path.basename(source.rstrip("/\\"))
     return "+".join(reversed(parts))

@@ -184,6 +184,13 @@ def test_training_steps_follow_init_from_through_installed_models(tmp_path, monk
     assert zoo.training_steps("diff") == "12000+3000+1500"
     assert zoo.training_steps("alone") == "700"
     assert zoo.training_steps("a") == "2+1"
+    # an export that replaced its own source under the same name keeps the source's steps
+    meta = dict(meta_version=zoo.META_VERSION, name="vr",
+                training=dict(steps=20000, steps_before="12000+9000"),
+                config=dict(train=dict(init_from="vr")))
+    (tmp_path / "vr.npz").write_bytes(b"")
+    (tmp_path / "vr.json").write_text(json.dumps(meta))
+    assert zoo.training_steps("vr") == "12000+9000+20000"
 
 
 def test_export_sets_a_diffusion_models_default_sampling(trained_diffusion_workdir, diffusion_codec,
