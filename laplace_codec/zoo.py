@@ -40,7 +40,9 @@ META_VERSION = 1
 # Models that shipped once and were replaced (a better export under the same name, or a
 # retired family): model hash -> (name, the last commit that ships it). Their files are
 # refused with the way to decode them, instead of "not a bundled model".
-RETIRED: dict[str, tuple[str, str]] = {}
+RETIRED: dict[str, tuple[str, str]] = {
+    "9ed73bb6951c56cd": ("laplacian-mse-vr", "47a977bd0185f5a2398b4562d77868ca0901d2d2"),  # 12000+9000 steps
+}
 
 
 @dataclasses.dataclass(frozen=True)
