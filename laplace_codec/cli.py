@@ -437,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     except (LaplaceCodecError, _UsageError) as e:
         _log(f"laplace-codec: error: {e}")
         return 2
+    except BrokenPipeError:  # whoever read our output stopped (`| head`): end quietly
+        return 141  # as a shell reports a process ended by SIGPIPE
     except OSError as e:
         _log(f"laplace-codec: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "))
         return 2
@@ -462,8 +464,11 @@ def run() -> None:
     does nothing a finished command needs: every output is written atomically and closed
     before :func:`main` returns. Exceptions that escape :func:`main` still end normally."""
     code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # a closed pipe: nothing more can be said
+            code = code or 141
     os._exit(code)
 
 

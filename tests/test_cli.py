@@ -106,3 +106,21 @@ def test_refine_takes_a_number_of_steps_or_the_best_preset():
     for bad in ("-1", "2.5", "bestx", ""):
         with pytest.raises(argparse.ArgumentTypeError, match="or 'best'"):
             cli._refine_steps(bad)
+
+
+def test_a_closed_output_pipe_ends_quietly(monkeypatch, capsys, tmp_path):
+    """`laplace-codec models | head -1`: once the reader is gone, no error line, status 141."""
+    import sys
+
+    from laplace_codec import cli
+
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert cli.main(["models"]) == 141
+    assert capsys.readouterr().err == ""
