@@ -42,7 +42,8 @@ TAU_START, TAU_END = 0.5, 0.05  # SGA's temperature, annealed exponentially over
 
 
 def temperature(i, steps: int):
-    """SGA's temperature at step i of ``steps``: TAU_START * (TAU_END / TAU_START)^(i / steps)."""
+    """SGA's temperature at step i of ``steps``: TAU_START at the first step, TAU_END at the
+    last, exponential in between."""
     return TAU_START * jnp.exp(math.log(TAU_END / TAU_START) * i / max(steps - 1, 1))
 
 
@@ -55,8 +56,8 @@ def _compiled(model, steps: int, learning_rate: float, rounding: str):
         y, z = latents
         round_fn = None
         if rounding == "sga":
-            sga_key, tau, calls = jax.random.fold_in(key, 1), temperature(i, steps), \
-                itertools.count()
+            sga_key, tau = jax.random.fold_in(key, 1), temperature(i, steps)
+            calls = itertools.count()
 
             def round_fn(v):  # one key per call (chunks, anchors), fixed at trace time
                 return sga_round(v, jax.random.fold_in(sga_key, next(calls)), tau)

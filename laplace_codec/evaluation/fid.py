@@ -93,18 +93,15 @@ def _kernels(a: np.ndarray, b: np.ndarray):
     return (a @ a.T / d + 1) ** 3, (b @ b.T / d + 1) ** 3, (a @ b.T / d + 1) ** 3
 
 
-def _kernel_distance(kaa, kbb, kab, idx_a=None, idx_b=None) -> float:
-    """KID from the kernel matrices; with sample indices (a bootstrap resample), pairs of the
-    same original sample are left out of the within-set sums, as the diagonal is."""
-    def within(k, idx):
-        if idx is None:
-            n = len(k)
-            return (k.sum() - np.trace(k)) / (n * (n - 1))
-        distinct = idx[:, None] != idx[None, :]
-        return k[np.ix_(idx, idx)][distinct].mean()
+def _kernel_distance(kaa, kbb, kab, idx=None) -> float:
+    """KID from the kernel matrices; with paired sample indices (a bootstrap resample), pairs
+    of the same original sample are left out of the within-set sums, as the diagonal is."""
+    def within(k, i):
+        return k[np.ix_(i, i)][i[:, None] != i[None, :]].mean()
 
-    cross = kab.mean() if idx_a is None else kab[np.ix_(idx_a, idx_b)].mean()
-    return float(within(kaa, idx_a) + within(kbb, idx_b) - 2 * cross)
+    ia = np.arange(len(kaa)) if idx is None else idx
+    ib = np.arange(len(kbb)) if idx is None else idx
+    return float(within(kaa, ia) + within(kbb, ib) - 2 * kab[np.ix_(ia, ib)].mean())
 
 
 BOOTSTRAP_ROUNDS = 100
@@ -130,7 +127,7 @@ def scores(reference: np.ndarray, reconstruction: np.ndarray, rounds: int = BOOT
         while len(np.unique(idx)) < 2:  # a resample of one patch has no spread to measure
             idx = rng.integers(0, len(a), len(a))
         fids.append(frechet_distance(a[idx], b[idx]))
-        kids.append(_kernel_distance(*kernels, idx, idx))
+        kids.append(_kernel_distance(*kernels, idx))
     return dict(fid=frechet_distance(a, b), fid_std=float(np.std(fids, ddof=1)),
                 kid=_kernel_distance(*kernels), kid_std=float(np.std(kids, ddof=1)))
 

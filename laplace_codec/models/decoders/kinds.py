@@ -190,13 +190,9 @@ class DiffusionKind(DecoderKind):
                quality=None):
         """The image for the coded y_hat (in [-1, 1]): the condition pyramid once, then
         ``steps`` steps of ``sampler`` from z_1 ~ N(0, I) drawn from ``rng`` (eq. 13)."""
-        cond = model.apply(variables, y_hat, quality, method=model.condition)
         b, h, w, _ = y_hat.shape
-
-        def eps_fn(z_t, t):
-            return model.apply(variables, z_t, t, cond, method=model.denoise)
-
-        return blur_diffusion.sample(eps_fn, (b, 16 * h, 16 * w, 3), rng, steps,
+        return blur_diffusion.sample(_eps_fn(model, variables, y_hat, quality),
+                                     (b, 16 * h, 16 * w, 3), rng, steps,
                                      self.settings.schedule, sampler,
                                      return_trajectory=return_trajectory)
 
@@ -205,13 +201,8 @@ class DiffusionKind(DecoderKind):
         """One step of :meth:`sample` (``blur_diffusion.denoise_step``) on an image or a window
         of one: z at t = k / steps and the y_hat under it (16x smaller) -> z at
         (k - 1) / steps. The condition pyramid is that of this y_hat."""
-        cond = model.apply(variables, y_hat, quality, method=model.condition)
-
-        def eps_fn(z_t, t):
-            return model.apply(variables, z_t, t, cond, method=model.denoise)
-
-        return blur_diffusion.denoise_step(eps_fn, z, k, steps, self.settings.schedule,
-                                           sampler, noise)[0]
+        return blur_diffusion.denoise_step(_eps_fn(model, variables, y_hat, quality), z, k,
+                                           steps, self.settings.schedule, sampler, noise)[0]
 
     def reconstruct(self, model, variables, y_hat, rng, steps=None, sampler=None,
                     quality=None):
@@ -232,6 +223,16 @@ class DiffusionKind(DecoderKind):
         """With its decoding default (``export --steps/--sampler``)."""
         sampling = model_config["diffusion"]
         return f"{cls.name} ({sampling['steps']} {sampling['sampler']})"
+
+
+def _eps_fn(model, variables, y_hat, quality):
+    """phi_theta(z_t, t, y_hat) of eq. 11, the condition pyramid of y_hat computed once."""
+    cond = model.apply(variables, y_hat, quality, method=model.condition)
+
+    def eps_fn(z_t, t):
+        return model.apply(variables, z_t, t, cond, method=model.denoise)
+
+    return eps_fn
 
 
 DECODERS = {kind.name: kind for kind in (MSEKind, DiffusionKind)}
