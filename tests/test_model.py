@@ -27,19 +27,24 @@ def test_depth_to_space_matches_tensorflow_layout():
     np.testing.assert_array_equal(np.asarray(small)[0, :, :, 0], [[0, 1], [2, 3]])
 
 
-@pytest.mark.parametrize("height,width,kernel,stride", [
-    (16, 12, 5, 2),  # the transforms' Down layer: input gradient by depth-to-space
-    (8, 8, 3, 2),
-    (12, 12, 7, 2),
-    (15, 16, 5, 2),  # odd height: the plain transposed gradient
-    (10, 10, 3, 1),
+@pytest.mark.parametrize("height,width,kernel,stride,c_in,c_out", [
+    (16, 12, 5, 2, 4, 6),  # the transforms' Down layer: input gradient by depth-to-space
+    (8, 8, 3, 2, 4, 6),
+    (12, 12, 7, 2, 4, 6),
+    (15, 16, 5, 2, 4, 6),  # odd height: the plain transposed gradient
+    (10, 10, 3, 1, 4, 6),
+    (9, 11, 3, 1, 32, 3),  # few outputs: the kernel gradient as one matrix product
+    (7, 6, 5, 1, 40, 2),
 ])
-def test_conv_equals_flax_conv_with_the_same_gradients(height, width, kernel, stride):
+def test_conv_equals_flax_conv_with_the_same_gradients(height, width, kernel, stride, c_in,
+                                                       c_out):
     # layers.Conv replaces nn.Conv in the transforms: the same parameters (names, shapes and
     # initial values, so checkpoints load), outputs and gradients, computed another way.
-    x = jnp.asarray(np.random.default_rng(0).normal(size=(2, height, width, 4)), jnp.float32)
-    ours, flax_conv = layers.Conv(6, (kernel, kernel), (stride, stride)), nn.Conv(
-        6, (kernel, kernel), (stride, stride))
+    assert (kernel ** 2 * c_out <= layers.NARROW * c_in) == (c_in > 4)  # both paths tested
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(2, height, width, c_in)),
+                    jnp.float32)
+    ours, flax_conv = layers.Conv(c_out, (kernel, kernel), (stride, stride)), nn.Conv(
+        c_out, (kernel, kernel), (stride, stride))
     params = ours.init(jax.random.PRNGKey(1), x)
     flax_params = flax_conv.init(jax.random.PRNGKey(1), x)
     for a, b in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(flax_params)):

@@ -14,6 +14,11 @@ convolution (five times slower than the forward convolution of the same size, me
 5x5 stride-2 layer at 64x64x96), and the bias gradient, a reduction over batch and pixels
 (21 ms for an 8x32x32x384 output). ``strided_conv`` computes the first as a stride-1
 convolution followed by depth-to-space, ``add_bias`` the second as a matrix product.
+A third: the kernel gradient of a convolution with few output channels (the synthesis
+transform's last layer, 96 -> 12 channels at 64x64) makes XLA transpose its 96-channel input
+to channels-first, fused with the depth-to-space and inverse GDN that produce it (31 ms per
+step); ``narrow_conv`` computes it as one matrix product with the shifted copies of the
+small output gradient instead.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ import jax.numpy as jnp
 import numpy as np
 
 _DIMENSIONS = ("NHWC", "HWIO", "NHWC")
+# A stride-1 convolution whose size^2 * C_out is at most NARROW * C_in (the synthesis
+# transform's last layer) takes its kernel gradient as a matrix product (narrow_conv).
+NARROW = 2
 
 
 def depth_to_space(x: jax.Array, block: int) -> jax.Array:
@@ -50,23 +58,23 @@ def _input_gradient_kernel(kernel: jax.Array, stride: int, low: int):
 
     With ``o[i] = sum_t x[s i + t - low] k[t]``, the gradient at ``x[s m + p]`` (phase p) is
     ``sum_u g[m + u] k[p + low - s u]^T`` over the taps u with ``0 <= p + low - s u < K``.
-    Returns (kernel of shape (U, U, C_out, s * s * C_in), padding of g)."""
+    Counting the taps down from the last, ``v = u_high - u``, the tap index is
+    ``base + s v + p``: a contiguous run of the zero-padded kernel, reshaped to (v, p) and
+    reversed along v. Slices and reshapes only (a gather here cost ~4 ms per layer on
+    XLA:CPU). Returns (kernel of shape (U, U, C_out, s * s * C_in), padding of g)."""
     size = kernel.shape[0]
     u_low = -((size - 1 - low) // stride)  # smallest u with p + low - s u <= K - 1 at p = 0
     u_high = (stride - 1 + low) // stride
-    taps = np.arange(u_low, u_high + 1)
-    # index[u, p]: k's tap for gradient tap u and phase p (masked where there is none)
-    index = np.arange(stride)[None, :] + low - stride * taps[:, None]
-    valid = (index >= 0) & (index < size)
-    index = np.where(valid, index, 0)
-    k = jnp.transpose(kernel, (0, 1, 3, 2))  # (K, K, C_out, C_in)
-    k = k[index[:, :, None, None], index[None, None, :, :]]  # (U, P, U, P, C_out, C_in)
-    mask = (valid[:, :, None, None] & valid[None, None, :, :]).astype(kernel.dtype)
-    k = k * mask[..., None, None]
-    c_out, c_in = k.shape[-2:]
-    k = jnp.transpose(k, (0, 2, 4, 1, 3, 5)).reshape(len(taps), len(taps), c_out,
-                                                  stride * stride * c_in)
-    return k, (-int(taps[0]), int(taps[-1]))
+    taps = u_high - u_low + 1
+    base = low - stride * u_high
+    before, after = max(0, -base), max(0, base + stride * taps - size)
+    k = jnp.pad(kernel, ((before, after), (before, after), (0, 0), (0, 0)))
+    start = base + before
+    k = k[start:start + stride * taps, start:start + stride * taps]
+    c_in, c_out = kernel.shape[2:]
+    k = k.reshape(taps, stride, taps, stride, c_in, c_out)[::-1, :, ::-1]  # (U, P, U, P, ...)
+    k = jnp.transpose(k, (0, 2, 5, 1, 3, 4)).reshape(taps, taps, c_out, stride * stride * c_in)
+    return k, (-u_low, u_high)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
@@ -97,6 +105,38 @@ def _strided_conv_bwd(stride, residuals, g):
 strided_conv.defvjp(_strided_conv_fwd, _strided_conv_bwd)
 
 
+def _kernel_grad_stacked(x: jax.Array, g: jax.Array, size: int) -> jax.Array:
+    """Kernel gradient of a ``SAME`` stride-1 convolution as one matrix product of x (pixels,
+    C_in) with the size^2 shifted copies of g stacked on channels (pixels, size^2 C_out)."""
+    lo = (size - 1) // 2
+    h, w, c_out = g.shape[1:]
+    gp = jnp.pad(g, ((0, 0), (size - 1 - lo, lo), (size - 1 - lo, lo), (0, 0)))
+    stacked = jnp.concatenate([gp[:, size - 1 - i:size - 1 - i + h, size - 1 - j:size - 1 - j + w]
+                               for i in range(size) for j in range(size)], axis=-1)
+    k = jax.lax.dot_general(x.reshape(-1, x.shape[-1]), stacked.reshape(-1, size * size * c_out),
+                            (((0,), (0,)), ((), ())))
+    return k.reshape(x.shape[-1], size, size, c_out).transpose(1, 2, 0, 3)
+
+
+@jax.custom_vjp
+def narrow_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """``SAME`` stride-1 convolution whose kernel gradient is ``_kernel_grad_stacked``."""
+    return _conv(x, kernel, 1, "SAME")
+
+
+def _narrow_conv_fwd(x, kernel):
+    return _conv(x, kernel, 1, "SAME"), (x, kernel)
+
+
+def _narrow_conv_bwd(residuals, g):
+    x, kernel = residuals
+    _, vjp_x = jax.vjp(lambda v: _conv(v, kernel, 1, "SAME"), x)
+    return vjp_x(g)[0], _kernel_grad_stacked(x, g, kernel.shape[0])
+
+
+narrow_conv.defvjp(_narrow_conv_fwd, _narrow_conv_bwd)
+
+
 @jax.custom_vjp
 def add_bias(x: jax.Array, bias: jax.Array) -> jax.Array:
     """``x + bias`` over the last axis; the bias gradient is a matrix product."""
@@ -109,7 +149,10 @@ def _add_bias_fwd(x, bias):
 
 def _add_bias_bwd(_, g):
     flat = g.reshape(-1, g.shape[-1])
-    return g, jnp.ones((flat.shape[0],), g.dtype) @ flat
+    # A matrix of ones, not a vector: XLA:CPU fuses the producers of g into a
+    # matrix-vector product and runs it as a slow loop (16 ms for one layer of the CPU
+    # model); a matrix product reads g once, materialised.
+    return g, (jnp.ones((8, flat.shape[0]), g.dtype) @ flat)[0]
 
 
 add_bias.defvjp(_add_bias_fwd, _add_bias_bwd)
@@ -131,7 +174,10 @@ class Conv(nn.Module):
         kernel = self.param("kernel", nn.initializers.lecun_normal(),
                             (*self.kernel_size, x.shape[-1], self.features))
         bias = self.param("bias", nn.initializers.zeros, (self.features,))
-        if self.strides[0] == 1:
+        narrow = self.kernel_size[0] ** 2 * self.features <= NARROW * x.shape[-1]
+        if self.strides[0] == 1 and narrow:
+            y = narrow_conv(x, kernel)
+        elif self.strides[0] == 1:
             y = _conv(x, kernel, 1, "SAME")
         else:
             y = strided_conv(x, kernel, self.strides[0])
@@ -183,5 +229,8 @@ class GDN(nn.Module):
         c = x.shape[-1]
         beta = self.param("beta", nn.initializers.ones, (c,))
         gamma = self.param("gamma", lambda key, shape: 0.1 * jnp.eye(shape[0]), (c, c))
-        norm = jnp.sqrt(jnp.square(beta) + 1e-6 + jnp.square(x) @ jnp.square(gamma))
-        return x * norm if self.inverse else x / norm
+        # As a (pixels, C) matrix: XLA:CPU differentiates the 2-D product several times
+        # faster than the same product over (B, H, W, C) (benchmarks/train_step_vs_compressai.py).
+        flat = x.reshape(-1, c)
+        norm = jnp.sqrt(jnp.square(beta) + 1e-6 + jnp.square(flat) @ jnp.square(gamma))
+        return (flat * norm if self.inverse else flat / norm).reshape(x.shape)
