@@ -142,18 +142,18 @@ def test_diamond_table_has_thirteen_offsets_and_one_far_bucket():
         assert len(np.unique(index[(dy == offset[0]) & (dx == offset[1])])) == 1
 
 
-@pytest.mark.parametrize("shift", [0, 2])
-def test_a_query_never_sees_outside_its_window(shift):
-    window, h, w = 4, 10, 13
+@pytest.mark.parametrize("shift,rolled", [(0, False), (2, False), (2, True)])
+def test_a_query_never_sees_outside_its_window(shift, rolled):
+    window, h, w = 4, (8 if rolled else 10), (12 if rolled else 13)
     attn = wa.WindowAttention(dim=8, heads=2, window=window, shift=shift, position="relative")
     x = jax.random.normal(jax.random.PRNGKey(0), (1, h, w, 8))
     valid = jnp.ones((1, h, w), bool)
     params = attn.init(jax.random.PRNGKey(1), x, valid)
-    run = jax.jit(lambda x: attn.apply(params, x, valid))
+    run = jax.jit(lambda x: attn.apply(params, x, valid, rolled=rolled))
     base = np.asarray(run(x))
     rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
     win = ((rows + shift) // window) * 100 + (cols + shift) // window
-    for q in [(0, 0), (1, 1), (2, 5), (9, 12), (5, 7)]:
+    for q in [(0, 0), (1, 1), (2, 5), (h - 1, w - 1), (5, 7)]:
         outside = win != win[q]
         noise = np.where(outside[None, :, :, None], 10.0, 0.0)
         np.testing.assert_array_equal(np.asarray(run(x + noise))[0][q], base[0][q])
@@ -161,6 +161,30 @@ def test_a_query_never_sees_outside_its_window(shift):
         if inside.any():
             noise = np.where(inside[None, :, :, None], 10.0, 0.0)
             assert not np.array_equal(np.asarray(run(x + noise))[0][q], base[0][q])
+
+
+@pytest.mark.parametrize("position", ["relative", "laplacian"])
+def test_rolled_shifted_windows_give_the_padded_windows_values(position):
+    # The training forward's cyclic roll (a quarter of the tokens on an 8 x 8 latent) must
+    # compute the attention that coding computes with padding, masks and gradients included.
+    window, shift, h, w = 4, 2, 8, 12
+    attn = wa.WindowAttention(dim=8, heads=2, window=window, shift=shift, position=position)
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, h, w, 8))
+    valid = jax.random.bernoulli(jax.random.PRNGKey(3), 0.6, (2, h, w))
+    params = attn.init(jax.random.PRNGKey(1), x, valid)
+    params = jax.tree_util.tree_map(lambda v: v + 0.3 * jnp.sin(jnp.arange(v.size)).reshape(
+        v.shape), params)  # a position bias that is not flat
+    target = jax.random.normal(jax.random.PRNGKey(4), x.shape)
+
+    def loss(p, x, rolled):
+        return jnp.sum(attn.apply(p, x, valid, rolled=rolled) * target)
+
+    padded, rolled = (attn.apply(params, x, valid, rolled=r) for r in (False, True))
+    assert not np.allclose(padded, attn.apply(params, x, valid, rolled=False)[:, ::-1])
+    np.testing.assert_allclose(rolled, padded, rtol=1e-5, atol=1e-6)
+    for a, b in zip(jax.tree_util.tree_leaves(jax.grad(loss, (0, 1))(params, x, False)),
+                    jax.tree_util.tree_leaves(jax.grad(loss, (0, 1))(params, x, True))):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
 
 
 def test_chunk_sizes():

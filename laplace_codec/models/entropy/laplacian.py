@@ -151,12 +151,13 @@ class GlobalContext(nn.Module):
     position: str
 
     @nn.compact
-    def __call__(self, local: jax.Array, y_anchor: jax.Array, anchors: jax.Array):
+    def __call__(self, local: jax.Array, y_anchor: jax.Array, anchors: jax.Array,
+                 rolled: bool = False):
         t = nn.Dense(self.dim, name="embed")(jnp.concatenate([local, y_anchor], axis=-1))
         key_valid = jnp.broadcast_to(anchors, t.shape[:3])
         for i, shift in enumerate((0, self.window // 2)):
             t = SwinBlock(self.dim, self.heads, self.window, shift, self.position,
-                          name=f"block_{i}")(t, key_valid)
+                          name=f"block_{i}")(t, key_valid, rolled=rolled)
         return t
 
 
@@ -222,9 +223,12 @@ class LaplacianEntropyModel(nn.Module):
         return steps
 
     # -------------------------------------------------------------- parameters
-    def chunk_params(self, j: int, phase: int, hyper: jax.Array, y_hat: jax.Array):
+    def chunk_params(self, j: int, phase: int, hyper: jax.Array, y_hat: jax.Array,
+                     rolled: bool = False):
         """(mu, sigma) of chunk j over every position; phase 0 is valid at the anchors (or
-        everywhere for the channel-only model), phase 1 at the non-anchors."""
+        everywhere for the channel-only model), phase 1 at the non-anchors. ``rolled``: the
+        shifted attention windows by a cyclic roll (the training forward; equal values up to
+        float rounding, window_attention.py); coding leaves it off."""
         start, stop = self.chunks()[j]
         base = [hyper]
         if j > 0:
@@ -240,7 +244,7 @@ class LaplacianEntropyModel(nn.Module):
         local = self.local_ctx[j](y_anchor)
         context = [base, local]
         if self.spatial == "local_global":
-            context.append(self.global_ctx[j](local, y_anchor, anchors[..., 0]))
+            context.append(self.global_ctx[j](local, y_anchor, anchors[..., 0], rolled=rolled))
         return self.nonanchor_net[j](jnp.concatenate(context, axis=-1))
 
     def step_params(self, key: int, arg, hyper: jax.Array, y_hat: jax.Array):
@@ -294,7 +298,7 @@ class LaplacianEntropyModel(nn.Module):
             if self.spatial not in ("none", "serial"):
                 y_hat_anchor = (rnd(y_j - mu) + mu) * anchors
                 partial = y_hat.at[..., start:stop].set(y_hat_anchor)
-                mu_n, sigma_n = self.chunk_params(j, 1, hyper, partial)
+                mu_n, sigma_n = self.chunk_params(j, 1, hyper, partial, rolled=True)
                 mu = jnp.where(anchors, mu, mu_n)
                 sigma = jnp.where(anchors, sigma, sigma_n)
             y_hat_j = rnd(y_j - mu) + mu

@@ -16,6 +16,14 @@ Shifted windows are made by padding, not by a cyclic roll: the map is padded by 
 the top and left and up to a multiple of the window at the bottom and right; padding is
 never a valid key. So a window never mixes positions that are not neighbours, and sizes that
 are not multiples of the window, or smaller than one window, need no special case.
+
+``rolled=True`` computes the same attention with Swin's cyclic roll instead (the training
+forward, on maps whose sides are multiples of the window): the map is rolled by ``shift``
+and a key counts for a query only if it comes from the same padded window, so every window
+holds the same tokens at the same relative offsets and the values agree up to float
+rounding, over (H/w)(W/w) windows instead of (H/w + 1)(W/w + 1): a quarter of the tokens on
+a training crop's 8 x 8 latent. Coding keeps the padded form, the computation that every
+file so far was written with.
 """
 
 from __future__ import annotations
@@ -104,6 +112,16 @@ def _merge(x: jax.Array, window: int, h: int, w: int) -> jax.Array:
     return x.transpose(0, 1, 3, 2, 4, 5).reshape(b, h, w, c)
 
 
+def _rolled_regions(h: int, w: int, window: int, shift: int) -> np.ndarray:
+    """(nW, T, T) bool: whether two tokens of a window of the map rolled by ``shift`` came
+    from the same window of the padded map (only the first row and column of windows hold
+    two or four such regions: rolled rows < shift wrapped around from the bottom)."""
+    rows, cols = np.meshgrid(np.arange(h) < shift, np.arange(w) < shift, indexing="ij")
+    region = (2 * rows + cols).reshape(h // window, window, w // window, window)
+    region = region.transpose(0, 2, 1, 3).reshape(-1, window * window)
+    return region[:, :, None] == region[:, None, :]
+
+
 def _pad(x: jax.Array, window: int, shift: int, value=0):
     _, h, w, _ = x.shape
     bottom = (-(h + shift)) % window
@@ -121,30 +139,45 @@ class WindowAttention(nn.Module):
     position: str
 
     @nn.compact
-    def __call__(self, x: jax.Array, key_valid: jax.Array, return_weights: bool = False):
-        """``x`` (B, H, W, C); ``key_valid`` (B, H, W) bool. Returns (B, H, W, C)."""
+    def __call__(self, x: jax.Array, key_valid: jax.Array, return_weights: bool = False,
+                 rolled: bool = False):
+        """``x`` (B, H, W, C); ``key_valid`` (B, H, W) bool. Returns (B, H, W, C).
+        ``rolled``: Swin's cyclic roll where the sides are multiples of the window (module
+        docstring)."""
         if self.dim % self.heads:
             raise ValueError(f"attention width {self.dim} is not divisible by {self.heads} heads")
         b, h, w, _ = x.shape
-        xp = _pad(x, self.window, self.shift)
-        valid = _pad(key_valid[..., None], self.window, self.shift, False)
+        shift, window = self.shift, self.window
+        rolled = rolled and shift > 0 and h % window == 0 and w % window == 0
+        if rolled:
+            xp = jnp.roll(x, (shift, shift), axis=(1, 2))
+            valid = jnp.roll(key_valid, (shift, shift), axis=(1, 2))[..., None]
+        else:
+            xp = _pad(x, window, shift)
+            valid = _pad(key_valid[..., None], window, shift, False)
         hp, wp = xp.shape[1:3]
-        tokens = _partition(xp, self.window)  # (B, nW, T, C)
-        valid = _partition(valid, self.window)[..., 0]  # (B, nW, T)
+        tokens = _partition(xp, window)  # (B, nW, T, C)
+        key_ok = _partition(valid, window)[:, :, None, None, :, 0]  # (B, nW, 1, 1, T)
+        if rolled:
+            key_ok = key_ok & _rolled_regions(h, w, window, shift)[None, :, None]
         d = self.dim // self.heads
         qkv = nn.Dense(3 * self.dim, name="qkv")(tokens)
         q, k, v = jnp.split(qkv.reshape(*qkv.shape[:-1], 3 * self.heads, d), 3, axis=-2)
         logits = jnp.einsum("bnqhd,bnkhd->bnhqk", q, k) / np.sqrt(d)
-        logits = logits + PositionBias(self.position, self.window, self.heads)()
-        key_ok = valid[:, :, None, None, :]
+        logits = logits + PositionBias(self.position, window, self.heads)()
         # Masked keys get exactly zero weight (not merely a small one), so that their values
         # cannot reach the output even in the last bit: this is what keeps decoding causal.
-        logits = jnp.where(key_ok, logits, -1e30)
+        # Adding -1e30 gives exactly -1e30 for any finite logit below 1e22 (the same values
+        # as a select, whose gradient XLA:CPU computes several times slower).
+        logits = logits + jnp.where(key_ok, 0.0, -1e30)
         weights = jax.nn.softmax(logits, axis=-1) * key_ok
         out = jnp.einsum("bnhqk,bnkhd->bnqhd", weights, v).reshape(*tokens.shape[:-1], self.dim)
         out = nn.Dense(self.dim, name="proj")(out)
-        out = _merge(out, self.window, hp, wp)[:, self.shift:self.shift + h,
-                                                 self.shift:self.shift + w]
+        out = _merge(out, window, hp, wp)
+        if rolled:
+            out = jnp.roll(out, (-shift, -shift), axis=(1, 2))
+        else:
+            out = out[:, shift:shift + h, shift:shift + w]
         if return_weights:
             return out, weights
         return out
@@ -161,8 +194,8 @@ class SwinBlock(nn.Module):
     mlp_ratio: int = 2
 
     @nn.compact
-    def __call__(self, x: jax.Array, key_valid: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, key_valid: jax.Array, rolled: bool = False) -> jax.Array:
         x = x + WindowAttention(self.dim, self.heads, self.window, self.shift, self.position,
-                                name="attention")(nn.LayerNorm()(x), key_valid)
+                                name="attention")(nn.LayerNorm()(x), key_valid, rolled=rolled)
         h = nn.Dense(self.mlp_ratio * self.dim)(nn.LayerNorm()(x))
         return x + nn.Dense(self.dim)(nn.gelu(h))
