@@ -8,12 +8,15 @@ import subprocess
 import sys
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 import laplace_codec
 from laplace_codec import api
-from laplace_codec.training import data, loop as training
+from laplace_codec.training import data, optimizer
+from laplace_codec.training import loop as training
 from tests.conftest import make_test_config
 
 
@@ -111,7 +114,7 @@ def test_data_pipeline_resumes_at_any_step_and_shards_by_process():
 
 def test_learning_rate_schedule_decays_to_the_final_rate():
     config = make_test_config()
-    schedule = training.learning_rate_schedule(config.optim, 1000)
+    schedule = optimizer.learning_rate_schedule(config.optim, 1000)
     lr = config.optim.learning_rate
     np.testing.assert_allclose(float(schedule(0)), lr, rtol=1e-6)
     np.testing.assert_allclose(float(schedule(config.optim.decay_start * 1000 - 1)), lr,
@@ -119,6 +122,40 @@ def test_learning_rate_schedule_decays_to_the_final_rate():
     assert float(schedule(900)) < lr
     np.testing.assert_allclose(float(schedule(1000)), config.optim.final_learning_rate,
                                rtol=1e-5)
+
+
+def test_the_fused_update_is_the_optax_optimiser_with_its_state():
+    # The loop's one-pass update must do what make_optimizer(config) does (clipping, Adam,
+    # the schedule, the non-finite guard) on the same state, so that checkpoints written
+    # before it resume unchanged; the EMA as optax.incremental_update.
+    config = make_test_config()
+    config.optim.grad_clip = 0.5
+    config.optim.decay_start = 0.0  # the learning rate changes at every step
+    config.train.num_steps = 6
+    rng = np.random.default_rng(0)
+    params = {"a": jnp.asarray(rng.normal(size=(3, 4)), jnp.float32),
+              "b": {"c": jnp.asarray(rng.normal(size=(5,)), jnp.float32)}}
+    tx = optimizer.make_optimizer(config)
+    ref_params, ref_state, ref_ema = params, tx.init(params), params
+    ours_params, ours_state, ours_ema = params, tx.init(params), params
+    update = jax.jit(lambda p, s, g, e: optimizer.update(config, p, s, g, e, 0.9))
+    for k in range(6):
+        scale = (0.01, 10.0, np.nan, 0.2, np.inf, 3.0)[k]  # clipped and unclipped, non-finite
+        grads = jax.tree_util.tree_map(lambda x: jnp.asarray(rng.normal(size=x.shape) * scale,
+                                                             jnp.float32), params)
+        updates, ref_state = tx.update(grads, ref_state, ref_params)
+        ref_params = optax.apply_updates(ref_params, updates)
+        ref_ema = optax.incremental_update(ref_params, ref_ema, 0.1)
+        ours_params, ours_state, ours_ema, norm = update(ours_params, ours_state, grads,
+                                                         ours_ema)
+        np.testing.assert_allclose(norm, optax.global_norm(grads), rtol=1e-6)
+        for ref, ours in ((ref_params, ours_params), (ref_state, ours_state),
+                          (ref_ema, ours_ema)):
+            assert jax.tree_util.tree_structure(ref) == jax.tree_util.tree_structure(ours)
+            for a, b in zip(jax.tree_util.tree_leaves(ref), jax.tree_util.tree_leaves(ours)):
+                np.testing.assert_allclose(b, a, rtol=2e-6, atol=1e-7)
+    assert int(ours_state.total_notfinite) == 2 and int(ours_state.inner_state[1][0].count) == 4
+    assert not np.array_equal(ours_params["a"], params["a"])
 
 
 def test_frozen_modules_keep_their_weights_and_others_train(tmp_path):

@@ -34,7 +34,6 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
@@ -47,29 +46,11 @@ from laplace_codec.coding.tables import tables_for
 from laplace_codec.errors import CheckpointError
 from laplace_codec.models import gain
 from laplace_codec.models import model as model_lib
-from laplace_codec.training import checkpoint, data
-
-
-def learning_rate_schedule(optim: ml_collections.ConfigDict, num_steps: int):
-    """Constant, then a cosine decay to ``final_learning_rate`` over the last part of training."""
-    start = int(optim.decay_start * num_steps)
-    return optax.join_schedules([
-        optax.constant_schedule(optim.learning_rate),
-        optax.cosine_decay_schedule(optim.learning_rate, max(num_steps - start, 1),
-                                    alpha=optim.final_learning_rate / optim.learning_rate),
-    ], [start])
+from laplace_codec.training import checkpoint, data, optimizer
 
 
 class TrainingError(RuntimeError):
     """Training cannot go on (for instance, too many non-finite steps)."""
-
-
-def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-    tx = optax.chain(optax.clip_by_global_norm(config.optim.grad_clip),
-                     optax.adam(learning_rate_schedule(config.optim, config.train.num_steps)))
-    # A non-finite gradient leaves parameters and moments untouched and is counted; the
-    # host stops the run (train_and_evaluate), so the wrapper must never give up by itself.
-    return optax.apply_if_finite(tx, max_consecutive_errors=2**31 - 1)
 
 
 def rate_distortion(model, params, batch: jax.Array, rng: jax.Array,
@@ -139,7 +120,7 @@ def init_state(model, config, rng):
     variables = model.init({"params": params_rng, "noise": noise_rng},
                            jnp.zeros((1, crop, crop, 3)), train=True,
                            quality=model_lib.default_quality(model, batch=1))
-    tx = make_optimizer(config)
+    tx = optimizer.make_optimizer(config)
     state = dict(params=variables["params"], opt_state=tx.init(variables["params"]),
                  step=jnp.asarray(0, jnp.int32), rng=rng)
     if config.train.get("ema_decay", 0.0):
@@ -196,7 +177,6 @@ def frozen_modules(config: ml_collections.ConfigDict, model) -> frozenset:
 
 def make_train_step(model, config, mesh: Mesh, state_sharding=None):
     """(jitted step, batch sharding); ``state_sharding`` defaults to replicated."""
-    tx = make_optimizer(config)
     ema_decay = config.train.get("ema_decay", 0.0)
     replicated = NamedSharding(mesh, P())
     batch_sharding = NamedSharding(mesh, P("data"))
@@ -214,14 +194,13 @@ def make_train_step(model, config, mesh: Mesh, state_sharding=None):
                                               for k, v in p.items()}, batch, rng, config.loss),
             has_aux=True)
         (_, metrics), grads = grad_fn(state["params"])
-        updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
-        params = optax.apply_updates(state["params"], updates)
-        metrics["grad_norm"] = optax.global_norm(grads)
+        params, opt_state, ema, metrics["grad_norm"] = optimizer.update(
+            config, state["params"], state["opt_state"], grads,
+            state["ema_params"] if ema_decay else None, ema_decay)
         metrics["skipped_steps"] = opt_state.total_notfinite
         new = dict(state, params=params, opt_state=opt_state, step=state["step"] + 1)
         if ema_decay:
-            new["ema_params"] = optax.incremental_update(params, state["ema_params"],
-                                                         1.0 - ema_decay)
+            new["ema_params"] = ema
         return new, metrics
 
     # Donating the state halves its memory, but on XLA:CPU (jaxlib 0.5.3) an executable with
@@ -267,7 +246,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             raise ValueError(f"train.freeze keeps {stuck} fixed, but {config.train.init_from} "
                              f"does not hold all of their weights (different model sizes or "
                              f"entropy model?); they would stay at their random initial values")
-        tx = make_optimizer(config)
+        tx = optimizer.make_optimizer(config)
         state = dict(state, params=params, opt_state=tx.init(params))
         if "ema_params" in state:
             state["ema_params"] = params
