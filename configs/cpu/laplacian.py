@@ -1,6 +1,6 @@
 """CPU-sized Laplacian-guided model (N = 96, M = 128, GDN transforms, 128x128 crops, batch 8)
 trained on the project's photographs: the model of the ablation sweeps on this 2-core
-machine (0.41 s per step for the hyperprior, 0.53 s with the Laplacian entropy model,
+machine (0.29 s per step for the hyperprior, 0.41 s with the Laplacian entropy model,
 measured with benchmarks/train_throughput.py).
 
     python train.py --config=configs/cpu/laplacian.py --workdir=runs/cpu-laplacian
