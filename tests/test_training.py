@@ -141,8 +141,8 @@ def test_the_fused_update_is_the_optax_optimiser_with_its_state():
     update = jax.jit(lambda p, s, g, e: optimizer.update(config, p, s, g, e, 0.9))
     for k in range(6):
         scale = (0.01, 10.0, np.nan, 0.2, np.inf, 3.0)[k]  # clipped and unclipped, non-finite
-        grads = jax.tree_util.tree_map(lambda x: jnp.asarray(rng.normal(size=x.shape) * scale,
-                                                             jnp.float32), params)
+        grads = jax.tree_util.tree_map(
+            lambda x, s=scale: jnp.asarray(rng.normal(size=x.shape) * s, jnp.float32), params)
         updates, ref_state = tx.update(grads, ref_state, ref_params)
         ref_params = optax.apply_updates(ref_params, updates)
         ref_ema = optax.incremental_update(ref_params, ref_ema, 0.1)

@@ -28,7 +28,6 @@ import functools
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 _DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 # A stride-1 convolution whose size^2 * C_out is at most NARROW * C_in (the synthesis
