@@ -52,6 +52,10 @@ def use_diffusion_decoder(config: ml_collections.ConfigDict) -> ml_collections.C
     # LPIPS weight min(SNR_t, cap) / cap (blur_diffusion.lpips_weight); 0: unweighted eq. 12,
     # whose gradient through x0_hat = (z_t - sigma_t eps_hat) / alpha_t swamps the eps-MSE.
     config.loss.lpips_snr_cap = 5.0
+    # eps loss weighted per frequency by min(max(1, 1 / SNR), cap) (blur_diffusion.
+    # eps_loss_weight: truncated-SNR weighting, the x0 error where noise dominates); 0: the
+    # plain eps-MSE of eq. 11, which the bundled decoders were trained with.
+    config.loss.eps_weight_cap = 0.0
     config.train.ema_decay = 0.999
     config.eval.diffusion_steps = 10
     return config

@@ -61,6 +61,52 @@ def test_sigma_b_max_zero_is_standard_ddpm():
         np.testing.assert_allclose(v, np.full(v.shape, var), rtol=1e-4, atol=1e-9)
 
 
+def test_eps_loss_weight_is_the_truncated_inverse_snr_of_each_frequency():
+    # No blur, t = 0.5: SNR 1 everywhere, so weight 1; t = 0.8: 1 / SNR = tan^2(0.4 pi).
+    w = bd.eps_loss_weight(jnp.array([0.5, 0.8, 0.1]), 4, 6, bd.Schedule(0.0), 100.0)
+    assert w.shape == (3, 4, 6, 1)
+    np.testing.assert_allclose(w[0], 1.0, rtol=1e-5)
+    np.testing.assert_allclose(w[1], np.tan(0.4 * np.pi) ** 2, rtol=1e-4)
+    np.testing.assert_array_equal(w[2], 1.0)  # high SNR: the plain eps-MSE
+    # Blur, by hand at t = 0.3 for frequency (i, j) = (3, 1) of 8x8, and the cap.
+    t, sb, cap = 0.3, 25.0, 50.0
+    lam = (np.pi * 3 / 8) ** 2 + (np.pi * 1 / 8) ** 2
+    tau = (sb * np.sin(np.pi * t / 2) ** 2) ** 2 / 2
+    d = (1 - 0.001) * np.exp(-lam * tau) + 0.001
+    inverse_snr = np.sin(np.pi * t / 2) ** 2 / (np.cos(np.pi * t / 2) * d) ** 2
+    w = bd.eps_loss_weight(jnp.array([t]), 8, 8, bd.Schedule(sb), cap)
+    np.testing.assert_allclose(w[0, 3, 1, 0], min(max(inverse_snr, 1.0), cap), rtol=1e-4)
+    assert float(w[0, 0, 0, 0]) < cap and float(w[0, 7, 7, 0]) == cap
+    np.testing.assert_array_equal(bd.eps_loss_weight(jnp.array([0.9]), 8, 8, bd.Schedule(sb),
+                                                     0.0), 1.0)
+    with pytest.raises(ValueError, match="eps_weight_cap"):
+        bd.eps_loss_weight(jnp.array([0.3]), 8, 8, bd.Schedule(sb), -1.0)
+
+
+def test_the_weighted_eps_loss_is_the_eps_mse_where_the_weight_is_one():
+    import ml_collections
+
+    from laplace_codec.models.decoders import kinds
+
+    kind = kinds.DiffusionKind((("sigma_b_max", 0.0),))  # no blur: SNR by t alone
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.uniform(-1, 1, (2, 8, 8, 3)), jnp.float32)
+    eps, eps_hat = (jnp.asarray(rng.normal(size=x.shape), jnp.float32) for _ in range(2))
+
+    def loss(t, cap):
+        out = dict(t=jnp.array(t), eps=eps, eps_hat=eps_hat, x0_hat=x)
+        config = ml_collections.ConfigDict(dict(beta=0.0, eps_weight_cap=cap))
+        return kind.loss(out, x, jnp.zeros(()), config)
+
+    plain, _, extra = loss([0.05, 0.1], 0.0)
+    np.testing.assert_allclose(plain, jnp.mean(jnp.square(eps - eps_hat)), rtol=1e-6)
+    weighted, _, _ = loss([0.05, 0.1], 100.0)  # SNR above 1: every weight is 1
+    np.testing.assert_allclose(weighted, plain, rtol=1e-5)
+    late, _, extra_late = loss([0.8, 0.9], 100.0)  # SNR 0.1 and 0.025: weights 10 and 40
+    assert float(late) > 5 * float(loss([0.8, 0.9], 0.0)[0])
+    assert float(extra_late["eps_mse"]) == float(extra["eps_mse"])  # reported unweighted
+
+
 @pytest.mark.parametrize("sigma_b_max", [0.0, 5.0, 25.0])
 def test_posterior_is_gaussian_conditioning(sigma_b_max):
     """q(f_s | f_t, f_x) equals conditioning the joint Gaussian of (f_s, f_t) given f_x, per

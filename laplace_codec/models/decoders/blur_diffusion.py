@@ -136,6 +136,27 @@ def lpips_weight(t: jax.Array, height: int, width: int, schedule: Schedule,
     return jnp.minimum(snr, snr_cap) / snr_cap
 
 
+def eps_loss_weight(t: jax.Array, height: int, width: int, schedule: Schedule,
+                    cap: float) -> jax.Array:
+    """Per-frequency weight of the eps loss, (B, H, W, 1): ``min(max(1, 1 / S_t[f]), cap)``
+    with ``S_t[f] = alpha_vec_t[f]^2 / sigma_t^2``; ``cap = 0`` gives 1 (the plain eps-MSE).
+
+    Why: an eps error in frequency f reaches the image estimate ``x0_hat`` (eq. 3) multiplied
+    by ``1 / sqrt(S_t[f])``, so the eps-MSE barely sees x0 errors at low SNR (measured on the
+    bundled decoders: docs/RESULTS.md, "Why more sampling steps hurt"). ``max(1, 1 / S)`` is
+    the truncated-SNR weighting of Salimans & Ho (2022) written on eps: the x0-MSE where the
+    noise dominates, the eps-MSE elsewhere. Blur drives ``S_t[f]`` of the high frequencies
+    towards 0 (their signal is gone, not merely noisy), hence the cap."""
+    if not cap >= 0:
+        raise ValueError(f"loss.eps_weight_cap must be >= 0 (0: the plain eps-MSE), got {cap}")
+    t = _times(t, jnp.shape(t)[0] if jnp.ndim(t) else 1)
+    if cap == 0:
+        return jnp.ones((t.shape[0], height, width, 1))
+    alpha_vec, sigma2 = schedule.coefficients(t, squared_frequencies(height, width))
+    inverse_snr = jnp.maximum(sigma2, VAR_MIN) / jnp.square(alpha_vec)
+    return jnp.clip(inverse_snr, 1.0, max(cap, 1.0))
+
+
 def posterior(f_t: jax.Array, f_x: jax.Array, t, s, schedule: Schedule):
     """Mean and variance of ``q(f_s | f_t, f_x)`` for s < t, per frequency (eq. 2)."""
     t, s = _times(t, f_t.shape[0]), _times(s, f_t.shape[0])

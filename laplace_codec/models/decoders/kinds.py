@@ -168,10 +168,21 @@ class DiffusionKind(DecoderKind):
 
     def loss(self, out, x, rate_term, loss_config):
         """``L = lmbda R + ||eps - eps_hat||^2 + beta w(t) LPIPS(x, x0_hat)`` (eqs. 11-12),
-        ``w(t)`` of ``blur_diffusion.lpips_weight`` (``loss.lpips_snr_cap``). ``mse`` is that
-        of the one-step reconstruction x0_hat (a training signal, not the sampled image's)."""
+        ``w(t)`` of ``blur_diffusion.lpips_weight`` (``loss.lpips_snr_cap``). With
+        ``loss.eps_weight_cap`` > 0 the eps term is weighted per frequency by
+        ``blur_diffusion.eps_loss_weight`` (``eps_mse`` stays the unweighted figure). ``mse``
+        is that of the one-step reconstruction x0_hat (a training signal, not the sampled
+        image's)."""
         mse = jnp.mean(jnp.square(out["x0_hat"] - x))
-        eps_mse = jnp.mean(jnp.square(out["eps"] - out["eps_hat"]))
+        error = out["eps"] - out["eps_hat"]
+        eps_mse = jnp.mean(jnp.square(error))
+        eps_term = eps_mse
+        cap = loss_config.get("eps_weight_cap", 0.0)
+        if cap:
+            weight = blur_diffusion.eps_loss_weight(out["t"], x.shape[1], x.shape[2],
+                                                    self.settings.schedule, cap)
+            # The DCT is orthonormal: with weight 1 this is eps_mse exactly (up to rounding).
+            eps_term = jnp.mean(weight * jnp.square(blur_diffusion.dct2(error)))
         beta = loss_config.get("beta", 0.0)
         weight, lpips = jnp.zeros(x.shape[:1]), jnp.zeros(())
         if beta:
@@ -180,7 +191,7 @@ class DiffusionKind(DecoderKind):
                 loss_config.get("lpips_snr_cap", 0.0))
             lpips = jnp.mean(weight * perceptual.lpips_distance(
                 x, out["x0_hat"], loss_config.get("lpips_net", "alexnet")))
-        loss = rate_term + eps_mse + beta * lpips
+        loss = rate_term + eps_term + beta * lpips
         return loss, mse, dict(eps_mse=eps_mse, lpips=lpips, lpips_weight=jnp.mean(weight))
 
     def option(self, name):
