@@ -15,6 +15,7 @@ import pytest
 
 import laplace_codec
 from laplace_codec import api
+from laplace_codec.models.model import CompressionModel
 from laplace_codec.training import data, optimizer
 from laplace_codec.training import loop as training
 from tests.conftest import make_test_config
@@ -156,6 +157,17 @@ def test_the_fused_update_is_the_optax_optimiser_with_its_state():
                 np.testing.assert_allclose(b, a, rtol=2e-6, atol=1e-7)
     assert int(ours_state.total_notfinite) == 2 and int(ours_state.inner_state[1][0].count) == 4
     assert not np.array_equal(ours_params["a"], params["a"])
+
+
+def test_the_gain_units_of_a_variable_rate_model_can_be_frozen():
+    # A decoder trained on a frozen variable-rate codec must keep its gains too (they scale
+    # the y that the frozen entropy model codes).
+    config = make_test_config()
+    config.train.freeze = "g_a,y_gain,z_gain"
+    variable = CompressionModel(N=8, M=16, rate_lmbdas=(0.02, 0.01))
+    assert training.frozen_modules(config, variable) == {"g_a", "y_gain", "z_gain"}
+    with pytest.raises(ValueError, match="unknown modules"):
+        training.frozen_modules(config, CompressionModel(N=8, M=16))
 
 
 def test_frozen_modules_keep_their_weights_and_others_train(tmp_path):

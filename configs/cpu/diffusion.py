@@ -19,10 +19,16 @@ from configs import diffusion
 from configs.cpu import laplacian
 
 
-def get_config():
-    config = diffusion.use_diffusion_decoder(laplacian.get_config())
-    config.name = "cpu-diffusion"
+def use_cpu_diffusion_decoder(config):
+    """The diffusion decoder and loss of configs/diffusion.py at this CPU's sizes."""
+    config = diffusion.use_diffusion_decoder(config)
     config.model.diffusion.update(width=32, multipliers=(1, 2, 3, 4), res_blocks=1,
                                   attention_levels=(3,), heads=4, head_dim=32, steps=10,
                                   sampler="ddim")
+    return config
+
+
+def get_config():
+    config = use_cpu_diffusion_decoder(laplacian.get_config())
+    config.name = "cpu-diffusion"
     return config

@@ -165,9 +165,11 @@ def warm_start(params, path: str):
 
 def frozen_modules(config: ml_collections.ConfigDict, model) -> frozenset:
     """``train.freeze``: comma-separated top-level modules (g_a, h_a, h_s, z_prior, y_model,
-    g_s, phi) that keep their initial (or ``init_from``) weights."""
+    g_s, phi; y_gain and z_gain of a variable-rate model) that keep their initial (or
+    ``init_from``) weights."""
     names = frozenset(n.strip() for n in config.train.get("freeze", "").split(",") if n.strip())
     known = ({"g_a", "h_a", "h_s", "z_prior", "y_model", "g_s"}
+             | ({"y_gain", "z_gain"} if model.rate_lmbdas else set())
              | model_lib.decoder_for(model).modules)
     if names - known:
         raise ValueError(f"train.freeze names unknown modules {sorted(names - known)}; "
