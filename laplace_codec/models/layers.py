@@ -24,6 +24,7 @@ small output gradient instead.
 from __future__ import annotations
 
 import functools
+from typing import Callable
 
 import flax.linen as nn
 import jax
@@ -164,13 +165,14 @@ class Conv(nn.Module):
     features: int
     kernel_size: tuple[int, int]
     strides: tuple[int, int] = (1, 1)
+    kernel_init: Callable = nn.initializers.lecun_normal()
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         if self.strides[0] != self.strides[1] or self.kernel_size[0] != self.kernel_size[1]:
             raise ValueError(f"Conv takes square kernels and strides, got {self.kernel_size} "
                              f"and {self.strides}")
-        kernel = self.param("kernel", nn.initializers.lecun_normal(),
+        kernel = self.param("kernel", self.kernel_init,
                             (*self.kernel_size, x.shape[-1], self.features))
         bias = self.param("bias", nn.initializers.zeros, (self.features,))
         narrow = self.kernel_size[0] ** 2 * self.features <= NARROW * x.shape[-1]

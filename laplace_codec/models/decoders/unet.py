@@ -43,7 +43,7 @@ import jax
 import jax.numpy as jnp
 
 from laplace_codec.models.decoders import blur_diffusion
-from laplace_codec.models.layers import depth_to_space
+from laplace_codec.models.layers import Conv, depth_to_space
 
 
 def timestep_embedding(t: jax.Array, dim: int, scale: float = 1000.0) -> jax.Array:
@@ -65,11 +65,11 @@ class TimeResBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, temb: jax.Array) -> jax.Array:
-        h = nn.Conv(self.features, (3, 3))(nn.silu(_norm(x.shape[-1])(x)))
+        h = Conv(self.features, (3, 3))(nn.silu(_norm(x.shape[-1])(x)))
         h = h + nn.Dense(self.features)(nn.silu(temb))[:, None, None, :]
-        h = nn.Conv(self.features, (3, 3), kernel_init=nn.initializers.zeros)(
+        h = Conv(self.features, (3, 3), kernel_init=nn.initializers.zeros)(
             nn.silu(_norm(self.features)(h)))
-        skip = x if x.shape[-1] == self.features else nn.Conv(self.features, (1, 1))(x)
+        skip = x if x.shape[-1] == self.features else Conv(self.features, (1, 1))(x)
         return skip + h
 
 
@@ -89,7 +89,7 @@ class LinearAttention(nn.Module):
         k = jax.nn.softmax(k[:, :, 0], axis=1)
         context = jnp.einsum("bnhd,bnhe->bhde", k, v[:, :, 0])
         out = jnp.einsum("bnhd,bhde->bnhe", q, context).reshape(b, h, w, -1)
-        return x + nn.Conv(c, (1, 1), kernel_init=nn.initializers.zeros)(out)
+        return x + Conv(c, (1, 1), kernel_init=nn.initializers.zeros)(out)
 
 
 class DenoisingUNet(nn.Module):
@@ -114,11 +114,11 @@ class DenoisingUNet(nn.Module):
         temb = timestep_embedding(t, self.width)
         temb = nn.Dense(4 * self.width)(nn.silu(nn.Dense(4 * self.width)(temb)))
 
-        h = nn.Conv(self.width, (3, 3))(jnp.concatenate([z_t, cond[0]], axis=-1))
+        h = Conv(self.width, (3, 3))(jnp.concatenate([z_t, cond[0]], axis=-1))
         skips = []
         for i, mult in enumerate(self.multipliers):
             if i > 0:
-                h = nn.Conv(h.shape[-1], (3, 3), strides=(2, 2))(h)
+                h = Conv(h.shape[-1], (3, 3), strides=(2, 2))(h)
                 h = jnp.concatenate([h, cond[i]], axis=-1)
             for _ in range(self.res_blocks):
                 h = TimeResBlock(self.width * mult)(h, temb)
@@ -137,10 +137,10 @@ class DenoisingUNet(nn.Module):
                 if i in self.attention_levels:
                     h = LinearAttention(self.heads, self.head_dim)(h)
             if i > 0:
-                h = depth_to_space(nn.Conv(4 * self.width * self.multipliers[i - 1],
+                h = depth_to_space(Conv(4 * self.width * self.multipliers[i - 1],
                                            (3, 3))(h), 2)
         h = nn.silu(_norm(h.shape[-1])(h))
-        return nn.Conv(z_t.shape[-1], (3, 3), kernel_init=nn.initializers.zeros)(h)
+        return Conv(z_t.shape[-1], (3, 3), kernel_init=nn.initializers.zeros)(h)
 
 
 class DiffusionDecoder(nn.Module):
