@@ -8,8 +8,10 @@ the checkpoint, so the range coder sees the same indexes on both sides. XLA:CPU'
 not depend on the number of threads (tested here, bit for bit).
 
 - Op-by-op execution (``jax.disable_jit``) is not the product path. It writes the same bytes
-  here; for the Laplacian model its means differ from the compiled ones by about 1e-6, so
-  its decoded images may differ by one level (tested).
+  here; for the Laplacian model its means differ from the compiled ones by about 1e-6, and
+  for either model the synthesis differs by float rounding (XLA rewrites some arithmetic
+  when it compiles), so decoded images may differ by one level (tested: one pixel in 24576
+  for a test hyperprior).
 - The codec has no batched encode path (``Codec.encode`` takes one image), so "batch 1
   versus batch 4" is checked where a batch could enter: g_a gives bit-identical y for an
   image alone or inside a batch of four; h_a's z may differ in its last bits (5e-7
@@ -64,9 +66,8 @@ def test_jit_and_op_by_op_execution_write_the_same_bytes(name, request, photo):
     np.testing.assert_allclose(eager.y_hat, jitted.y_hat, atol=1e-4)
     image = codec.decompress(jitted.data)
     assert np.abs(eager_image.astype(int) - image).max() <= 1
-    if name == "codec":  # one step of the hyperprior: bit-identical
+    if name == "codec":  # one step of the hyperprior: the same symbols, bit for bit
         np.testing.assert_array_equal(eager.y_hat, jitted.y_hat)
-        np.testing.assert_array_equal(eager_image, image)
 
 
 def test_analysis_of_a_batch_of_four_matches_batch_one(codec, photo):
