@@ -89,6 +89,12 @@ class Schedule:
         alpha_vec = alpha[:, None, None, None] * self.blur(t, lam)
         return alpha_vec, sigma2[:, None, None, None]
 
+    def snr(self, t: jax.Array, lam: jax.Array) -> jax.Array:
+        """Signal-to-noise ratio per frequency, ``S_t[f] = alpha_vec_t[f]^2 / sigma_t^2``:
+        (B, H, W, 1) for t of shape (B,)."""
+        alpha_vec, sigma2 = self.coefficients(t, lam)
+        return jnp.square(alpha_vec) / jnp.maximum(sigma2, VAR_MIN)
+
 
 def _times(t, batch: int) -> jax.Array:
     t = jnp.asarray(t, jnp.float32)
@@ -131,8 +137,7 @@ def lpips_weight(t: jax.Array, height: int, width: int, schedule: Schedule,
     if snr_cap == 0:
         return jnp.ones_like(t)
     lam_max = squared_frequencies(height, width)[-1:, -1:]  # the highest frequency
-    alpha_vec, sigma2 = schedule.coefficients(t, lam_max)
-    snr = jnp.square(alpha_vec[:, 0, 0, 0]) / jnp.maximum(sigma2[:, 0, 0, 0], VAR_MIN)
+    snr = schedule.snr(t, lam_max)[:, 0, 0, 0]
     return jnp.minimum(snr, snr_cap) / snr_cap
 
 
@@ -152,8 +157,7 @@ def eps_loss_weight(t: jax.Array, height: int, width: int, schedule: Schedule,
     t = _times(t, jnp.shape(t)[0] if jnp.ndim(t) else 1)
     if cap == 0:
         return jnp.ones((t.shape[0], height, width, 1))
-    alpha_vec, sigma2 = schedule.coefficients(t, squared_frequencies(height, width))
-    inverse_snr = jnp.maximum(sigma2, VAR_MIN) / jnp.square(alpha_vec)
+    inverse_snr = 1.0 / schedule.snr(t, squared_frequencies(height, width))
     return jnp.clip(inverse_snr, 1.0, max(cap, 1.0))
 
 
