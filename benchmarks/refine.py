@@ -2,14 +2,16 @@
 steps N (``compress --refine N``), for a variable-rate or fixed-rate model.
 
     python benchmarks/refine.py [--model laplacian-mse-vr] [--steps 0,20,50] \
-        [--quality 1,3,5] [--images 4] [--rounding noise,sga]
+        [--quality 1,3,5] [--images 4] [--rounding noise,sga] [--schedule constant,cosine] \
+        [--lr 5e-3,1e-2]
 
 Each image is coded at each quality with each N (real files, decoded again); the curve of N
 is the mean bpp and PSNR over the images at each quality, and its BD-rate (PSNR, pchip) is
 against N = 0 on the same images. ``--rounding`` compares relaxations of the rounding
-(``refine.ROUNDINGS``; curves named ``ROUNDING:N``). Times are the wall time of ``encode``
+(``refine.ROUNDINGS``), ``--schedule`` learning-rate schedules (``refine.SCHEDULES``) and
+``--lr`` their peak rates; curves are named ``ROUNDING:SCHEDULE:LR:N``. Times are the wall time of ``encode``
 (analysis, refinement, coding), compilation excluded by a first untimed call per N and
-image shape. The last line is JSON: {"ROUNDING:N": {"bd_rate_vs_0", "encode_s", "bpp",
+image shape. The last line is JSON: {"ROUNDING:SCHEDULE:LR:N": {"bd_rate_vs_0", "encode_s", "bpp",
 "psnr"}, ...}.
 """
 
@@ -42,6 +44,10 @@ def main():
                         help="code the top-left CROP x CROP pixels of each image (0: whole)")
     parser.add_argument("--rounding", default=refine_lib.ROUNDING,
                         help=f"comma-separated, of {refine_lib.ROUNDINGS}")
+    parser.add_argument("--schedule", default=refine_lib.SCHEDULE,
+                        help=f"comma-separated, of {refine_lib.SCHEDULES}")
+    parser.add_argument("--lr", default=str(refine_lib.LEARNING_RATE),
+                        help="comma-separated peak learning rates")
     parser.add_argument("--data", default=os.path.join(REPO, "..", "shared", "data", "kodak"))
     args = parser.parse_args()
     codec = laplace_codec.load(args.model)
@@ -51,11 +57,15 @@ def main():
     if args.crop:
         pictures = [x[:args.crop, :args.crop] for x in pictures]
     shapes = {x.shape: x for x in pictures}.values()  # one image of each shape
-    runs = [(r, int(n)) for r in args.rounding.split(",") for n in args.steps.split(",")]
-    runs = [(refine_lib.ROUNDING, 0)] + [(r, n) for r, n in runs if n]  # N = 0 once
+    runs = [(r, s, float(lr), int(n)) for r in args.rounding.split(",")
+            for s in args.schedule.split(",") for lr in args.lr.split(",")
+            for n in args.steps.split(",")]
+    runs = [(refine_lib.ROUNDING, refine_lib.SCHEDULE, refine_lib.LEARNING_RATE, 0)] + \
+        [run for run in runs if run[-1]]  # N = 0 once
     results = {}
-    for rounding, n in runs:
-        refine_lib.ROUNDING = rounding  # the default that Codec.encode's refinement takes
+    for rounding, schedule, lr, n in runs:
+        # the defaults that Codec.encode's refinement takes
+        refine_lib.ROUNDING, refine_lib.SCHEDULE, refine_lib.LEARNING_RATE = rounding, schedule, lr
         for x in shapes:
             codec.encode(x, quality=qualities[0], refine=n)  # compile, untimed
         bpp, psnr, seconds = [], [], []
@@ -69,7 +79,7 @@ def main():
                 quality_db.append(metrics.psnr(x, codec.decompress(data)))
             bpp.append(float(np.mean(rates)))
             psnr.append(float(np.mean(quality_db)))
-        name = f"{rounding}:{n}" if n else "0"
+        name = f"{rounding}:{schedule}:{lr:g}:{n}" if n else "0"
         results[name] = {"bpp": bpp, "psnr": psnr,
                          "encode_s": round(float(np.mean(seconds)), 2)}
         print(f"{name}: bpp {np.round(bpp, 4).tolist()}, PSNR {np.round(psnr, 2).tolist()}, "

@@ -184,3 +184,9 @@ def test_sga_refinement_is_deterministic_and_moves_the_latents(codec, photo):
     with pytest.raises(ValueError, match="unknown refinement rounding"):
         refine_lib.refine_latents(codec.model, codec.params, x, y, z, None, codec.lmbda, 2,
                                   rounding="gumbel")
+    with pytest.raises(ValueError, match="unknown refinement schedule"):
+        refine_lib.refine_latents(codec.model, codec.params, x, y, z, None, codec.lmbda, 2,
+                                  schedule="linear")
+    with pytest.raises(ValueError, match="learning rate must be positive"):
+        refine_lib.refine_latents(codec.model, codec.params, x, y, z, None, codec.lmbda, 2,
+                                  learning_rate=0.0)

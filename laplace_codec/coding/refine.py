@@ -38,6 +38,10 @@ LEARNING_RATE = 5e-3
 BEST_STEPS = 20
 ROUNDINGS = ("noise", "sga")
 ROUNDING = "noise"
+# The learning rate over the steps: constant, or a cosine decay from LEARNING_RATE to 0, so
+# that the last steps settle instead of oscillating around the optimum.
+SCHEDULES = ("constant", "cosine")
+SCHEDULE = "constant"
 TAU_START, TAU_END = 0.5, 0.05  # SGA's temperature, annealed exponentially over the steps
 
 
@@ -48,9 +52,10 @@ def temperature(i, steps: int):
 
 
 @functools.lru_cache(maxsize=8)
-def _compiled(model, steps: int, learning_rate: float, rounding: str):
+def _compiled(model, steps: int, learning_rate: float, rounding: str, schedule: str):
     """The jitted refinement loop of ``model`` for ``steps`` Adam steps (one per shape)."""
-    tx = optax.adam(learning_rate)
+    tx = optax.adam(learning_rate if schedule == "constant"
+                    else optax.cosine_decay_schedule(learning_rate, steps))
 
     def loss_fn(latents, params, x, quality, lmbda, key, i):
         y, z = latents
@@ -86,15 +91,23 @@ def _compiled(model, steps: int, learning_rate: float, rounding: str):
 
 
 def refine_latents(model, params, x: jax.Array, y: jax.Array, z: jax.Array, quality,
-                   lmbda: float, steps: int, learning_rate: float = LEARNING_RATE,
-                   rounding: str | None = None):
+                   lmbda: float, steps: int, learning_rate: float | None = None,
+                   rounding: str | None = None, schedule: str | None = None):
     """(y, z) after ``steps`` Adam steps on the image's loss; ``x`` in [-1, 1] (1, H, W, 3),
     ``y`` and ``z`` the (gained) latents of ``x``, ``params`` the codec's variables,
-    ``rounding`` one of ``ROUNDINGS`` (default ``ROUNDING``)."""
+    ``rounding`` one of ``ROUNDINGS`` (default ``ROUNDING``), ``schedule`` one of
+    ``SCHEDULES`` (default ``SCHEDULE``), ``learning_rate`` its peak (default
+    ``LEARNING_RATE``)."""
     if not (isinstance(steps, int) and steps >= 1):
         raise ValueError(f"refinement steps must be a positive integer, got {steps!r}")
     rounding = ROUNDING if rounding is None else rounding
     if rounding not in ROUNDINGS:
         raise ValueError(f"unknown refinement rounding {rounding!r}; choose one of {ROUNDINGS}")
-    run = _compiled(model, steps, float(learning_rate), rounding)
+    schedule = SCHEDULE if schedule is None else schedule
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown refinement schedule {schedule!r}; choose one of {SCHEDULES}")
+    learning_rate = LEARNING_RATE if learning_rate is None else float(learning_rate)
+    if not learning_rate > 0:
+        raise ValueError(f"refinement learning rate must be positive, got {learning_rate!r}")
+    run = _compiled(model, steps, learning_rate, rounding, schedule)
     return run(params, x, jnp.asarray(y), jnp.asarray(z), quality, jnp.float32(lmbda))
