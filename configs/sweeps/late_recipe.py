@@ -20,8 +20,8 @@ recipe: 128x128 crops, batch 8, learning rate 1e-4 constant):
     laplace-codec export --ckpt runs/late_recipe/crop=256 --name late-crop256 \\
         --out runs/late_recipe/export --eval '../shared/data/kodak/*.png'   # and the control
 
-The answer, with the measured figures, is in docs/RESULTS.md ("The campaign: crops and
-learning rate late in training").
+The answer, with the measured figures, is in docs/RESULTS.md ("The campaign: crop size and
+learning rate late in training"): 256x256 crops, which the campaign has used since.
 """
 
 from configs.cpu import variable_long
@@ -32,6 +32,7 @@ END = 20_000     # the campaign checkpoint they are compared with
 
 def get_config():
     config = variable_long.get_config()
+    config.data.crop, config.data.batch_size = 128, 8  # the campaign's recipe before END
     config.train.num_steps = END
     config.optim.decay_start = 1.0
     return config
