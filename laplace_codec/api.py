@@ -32,12 +32,15 @@ from laplace_codec.models import model as model_lib
 from laplace_codec.training import checkpoint
 
 
-def load(path: str, name: str | None = None, steps: int | None = None,
+def load(path: str | None = None, name: str | None = None, steps: int | None = None,
          sampler: str | None = None) -> Codec:
     """Loads a trained codec from a checkpoint (a training workdir or one of its steps) or,
     when ``path`` is not a file system path, the bundled zoo model of that name
-    (``laplace-codec models`` lists them); ``steps`` and ``sampler`` set a diffusion
-    decoder's defaults for the files it writes."""
+    (``laplace-codec models`` lists them); without ``path``, the default model (the
+    command line's: ``$LAPLACE_CODEC_DEFAULT_MODEL`` or ``laplacian-mse-vr``). ``steps`` and
+    ``sampler`` set a diffusion decoder's defaults for the files it writes."""
+    if path is None:
+        return load_bundled(zoo.default_name(), steps=steps, sampler=sampler)
     if not os.path.exists(os.path.expanduser(path)):
         if path in zoo.available():
             return load_bundled(path, steps=steps, sampler=sampler)

@@ -68,6 +68,7 @@ def test_zoo_round_trip_is_exact_and_matches_the_recorded_hash(installed, photo)
     x2 = writer.reconstruct(encoded.y_hat, 200, 300)
     np.testing.assert_array_equal(x1, x2)
     assert x1.shape == (200, 300, 3)
+    assert laplace_codec.load().model_hash.hex() == zoo.find("hp").model_hash  # the default
 
 
 def test_damaged_weights_are_refused(zoo_dir, tmp_path, monkeypatch):
