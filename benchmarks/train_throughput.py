@@ -38,6 +38,8 @@ def main():
     results = {}
     for path in args.config:
         name, figures = measure(path, args.steps, args.set)
+        if name in results:  # two configs of one model name (recipes of one model)
+            name = f"{name} ({path})"
         results[name] = figures
     print(json.dumps(results))
 
