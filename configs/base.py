@@ -45,6 +45,9 @@ def get_config() -> ml_collections.ConfigDict:
 
     config.loss = ml_collections.ConfigDict()
     config.loss.lmbda = 0.01
+    # Variable rate: each image's loss times (lmbda_ref / lmbda) ** quality_weight
+    # (models/gain.py, loss_weight); 0 weights every rate alike in the units of eq. 8.
+    config.loss.quality_weight = 0.0
 
     config.optim = ml_collections.ConfigDict()
     config.optim.learning_rate = 1e-4

@@ -96,7 +96,7 @@ def test_the_weighted_eps_loss_is_the_eps_mse_where_the_weight_is_one():
     def loss(t, cap):
         out = dict(t=jnp.array(t), eps=eps, eps_hat=eps_hat, x0_hat=x)
         config = ml_collections.ConfigDict(dict(beta=0.0, eps_weight_cap=cap))
-        return kind.loss(out, x, jnp.zeros(()), config)
+        return kind.loss(out, x, jnp.zeros(()), config, jnp.ones(2))
 
     plain, _, extra = loss([0.05, 0.1], 0.0)
     np.testing.assert_allclose(plain, jnp.mean(jnp.square(eps - eps_hat)), rtol=1e-6)

@@ -99,6 +99,20 @@ def test_training_draws_a_quality_per_image_and_weights_its_rate(variable_workdi
     mse = jnp.mean(jnp.square(out["x_hat"] - model_lib.from_uint8(jnp.asarray(batch))))
     hand = mse + jnp.mean(gain.lmbda_for_quality(q, LMBDAS) * bits / (128 * 128))
     assert float(loss) == pytest.approx(float(hand), rel=1e-5)
+    # loss.quality_weight = 1: each image's D + lambda R times lambda_ref / lambda, the
+    # units of bits (R + D / lambda, scaled), which weights high rates most.
+    weighted = config.loss.copy_and_resolve_references()
+    weighted.quality_weight = 1.0
+    loss_w, metrics_w = training.rate_distortion(model, params, jnp.asarray(batch), rng,
+                                                 weighted)
+    lmbda = gain.lmbda_for_quality(q, LMBDAS)
+    mse_each = jnp.mean(jnp.square(out["x_hat"] - model_lib.from_uint8(jnp.asarray(batch))),
+                        axis=(1, 2, 3))
+    ref = math.exp(np.mean(np.log(LMBDAS)))
+    hand_w = jnp.mean(ref / lmbda * (mse_each + lmbda * bits / (128 * 128)))
+    assert float(loss_w) == pytest.approx(float(hand_w), rel=1e-5)
+    assert abs(float(loss_w) - float(loss)) > 1e-3 * float(loss)  # the weights matter
+    assert float(metrics_w["mse"]) == pytest.approx(float(mse), rel=1e-5)  # reported plain
     # The gains train: two steps moved them from where they start.
     start = np.log([math.sqrt(math.exp(np.mean(np.log(LMBDAS))) / v) for v in LMBDAS])
     for unit in ("y_gain", "z_gain"):

@@ -45,6 +45,22 @@ def quality_range(lmbdas: Sequence[float]) -> tuple[float, float]:
     return 1.0, float(len(lmbdas))
 
 
+def reference_lmbda(lmbdas: Sequence[float]) -> float:
+    """The geometric middle of the levels' lambdas (where the gains start at 1)."""
+    return math.exp(sum(math.log(v) for v in lmbdas) / len(lmbdas))
+
+
+def loss_weight(q, lmbdas: Sequence[float], power: float):
+    """Each training image's weight on its loss ``D + lmbda R``: ``(lmbda_ref / lmbda(q)) **
+    power``. Power 0 weights every rate alike in the units of eq. 8 (MSE), where a
+    low-rate image's loss is several times a high-rate one's; power 1 is ``lmbda_ref (D /
+    lmbda + R)``, the units of bits (the form of Cui et al. and CompressAI, ``R + lmbda' D``),
+    which weights high rates most."""
+    if power == 0:
+        return jnp.ones(jnp.shape(q), jnp.float32)
+    return (reference_lmbda(lmbdas) / lmbda_for_quality(q, lmbdas)) ** power
+
+
 def check_quality(quality, lmbdas: Sequence[float]) -> float:
     """``quality`` as a float32-exact Python float inside the model's range, or a ValueError."""
     low, high = quality_range(lmbdas)
@@ -103,7 +119,7 @@ class GainUnit(nn.Module):
     channels: int
 
     def setup(self):
-        ref = math.exp(sum(math.log(v) for v in self.lmbdas) / len(self.lmbdas))
+        ref = reference_lmbda(self.lmbdas)
         start = np.array([math.sqrt(ref / v) for v in self.lmbdas], np.float32)
 
         def init(scale):

@@ -59,16 +59,20 @@ def rate_distortion(model, params, batch: jax.Array, rng: jax.Array,
 
     A variable-rate model draws each image's quality uniformly from its range, and weights
     that image's rate by the quality's lambda (``gain.lmbda_for_quality``), so that every
-    step trains every rate; a fixed-rate model uses ``loss_config.lmbda``. Diffusion models
+    step trains every rate, and the image's whole loss by ``gain.loss_weight`` with power
+    ``loss.quality_weight`` (0, the default: unweighted); a fixed-rate model uses
+    ``loss_config.lmbda``. Diffusion models
     report ``mse``/``psnr`` of the one-step reconstruction x0_hat at the random t of each
     image (a training signal, not the sampled image's quality)."""
     x = model_lib.from_uint8(batch)
-    quality, lmbda = None, loss_config.lmbda
+    quality, lmbda, weight = None, loss_config.lmbda, jnp.ones(x.shape[:1], jnp.float32)
     if model.rate_lmbdas:
         low, high = gain.quality_range(model.rate_lmbdas)
         quality = jax.random.uniform(jax.random.fold_in(rng, 7), (x.shape[0],),
                                      minval=low, maxval=high)
         lmbda = gain.lmbda_for_quality(quality, model.rate_lmbdas)
+        weight = gain.loss_weight(quality, model.rate_lmbdas,
+                                  loss_config.get("quality_weight", 0.0))
     out = model.apply({"params": params}, x, train=True, quality=quality,
                       rngs={"noise": rng})
     pixels = x.shape[1] * x.shape[2]
@@ -76,9 +80,10 @@ def rate_distortion(model, params, batch: jax.Array, rng: jax.Array,
     bits_z = -jnp.sum(jnp.log2(out["z_likelihood"]), axis=(1, 2, 3))
     bpp_each = (bits_y + bits_z) / pixels
     bpp = jnp.mean(bpp_each)
-    rate_term = jnp.mean(lmbda * bpp_each)
+    rate_term = jnp.mean(weight * lmbda * bpp_each)
     # eq. 8 (MSE decoder) or eqs. 11-12 (diffusion decoder): the decoder kind's loss
-    loss, mse, extra = model_lib.decoder_for(model).loss(out, x, rate_term, loss_config)
+    loss, mse, extra = model_lib.decoder_for(model).loss(out, x, rate_term, loss_config,
+                                                         weight)
     bits_z = jnp.sum(bits_z)
     num_pixels = x.shape[0] * pixels
     psnr = 10.0 * jnp.log10(4.0 / jnp.maximum(mse, 1e-10))  # peak-to-peak 2 in [-1, 1]

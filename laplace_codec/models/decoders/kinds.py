@@ -54,10 +54,13 @@ class DecoderKind:
         """The decoder's part of the training forward (``module`` is the bound model)."""
         raise NotImplementedError
 
-    def loss(self, out: dict, x: jax.Array, rate_term: jax.Array, loss_config):
+    def loss(self, out: dict, x: jax.Array, rate_term: jax.Array, loss_config,
+             weight: jax.Array):
         """(loss, mse, extra metrics) of the forward output ``out`` for the images ``x`` in
         [-1, 1]; ``rate_term`` is lambda R, already weighted (per image for a variable-rate
-        model, whose lambda depends on each image's quality)."""
+        model, whose lambda depends on each image's quality); ``weight`` (B,) weights each
+        image's distortion terms (``gain.loss_weight``; ones for a fixed-rate model), and
+        ``rate_term`` already holds it. ``mse`` is unweighted."""
         raise NotImplementedError
 
     def reconstruct(self, model, variables, y_hat: jax.Array, rng: jax.Array,
@@ -110,10 +113,10 @@ class MSEKind(DecoderKind):
     def forward(self, module, x, y_hat, train):
         return dict(x_hat=module.g_s(y_hat))
 
-    def loss(self, out, x, rate_term, loss_config):
+    def loss(self, out, x, rate_term, loss_config, weight):
         """``L = D + lmbda R`` (eq. 8), D the MSE of images in [-1, 1]."""
-        mse = jnp.mean(jnp.square(out["x_hat"] - x))
-        return mse + rate_term, mse, {}
+        mse_each = jnp.mean(jnp.square(out["x_hat"] - x), axis=(1, 2, 3))
+        return jnp.mean(weight * mse_each) + rate_term, jnp.mean(mse_each), {}
 
     def reconstruct(self, model, variables, y_hat, rng, steps=None, sampler=None,
                     quality=None):
@@ -166,7 +169,7 @@ class DiffusionKind(DecoderKind):
         return dict(t=t, eps=eps, eps_hat=eps_hat,
                     x0_hat=blur_diffusion.predict_x0(z_t, t, eps_hat, schedule))
 
-    def loss(self, out, x, rate_term, loss_config):
+    def loss(self, out, x, rate_term, loss_config, weight):
         """``L = lmbda R + ||eps - eps_hat||^2 + beta w(t) LPIPS(x, x0_hat)`` (eqs. 11-12),
         ``w(t)`` of ``blur_diffusion.lpips_weight`` (``loss.lpips_snr_cap``). With
         ``loss.eps_weight_cap`` > 0 the eps term is weighted per frequency by
@@ -176,23 +179,24 @@ class DiffusionKind(DecoderKind):
         mse = jnp.mean(jnp.square(out["x0_hat"] - x))
         error = out["eps"] - out["eps_hat"]
         eps_mse = jnp.mean(jnp.square(error))
-        eps_term = eps_mse
+        squared = jnp.square(error)
         cap = loss_config.get("eps_weight_cap", 0.0)
         if cap:
-            weight = blur_diffusion.eps_loss_weight(out["t"], x.shape[1], x.shape[2],
-                                                    self.settings.schedule, cap)
+            frequency_weight = blur_diffusion.eps_loss_weight(
+                out["t"], x.shape[1], x.shape[2], self.settings.schedule, cap)
             # The DCT is orthonormal: with weight 1 this is eps_mse exactly (up to rounding).
-            eps_term = jnp.mean(weight * jnp.square(blur_diffusion.dct2(error)))
+            squared = frequency_weight * jnp.square(blur_diffusion.dct2(error))
+        eps_term = jnp.mean(weight * jnp.mean(squared, axis=(1, 2, 3)))
         beta = loss_config.get("beta", 0.0)
-        weight, lpips = jnp.zeros(x.shape[:1]), jnp.zeros(())
+        t_weight, lpips = jnp.zeros(x.shape[:1]), jnp.zeros(())
         if beta:
-            weight = blur_diffusion.lpips_weight(
+            t_weight = blur_diffusion.lpips_weight(
                 out["t"], x.shape[1], x.shape[2], self.settings.schedule,
                 loss_config.get("lpips_snr_cap", 0.0))
-            lpips = jnp.mean(weight * perceptual.lpips_distance(
+            lpips = jnp.mean(weight * t_weight * perceptual.lpips_distance(
                 x, out["x0_hat"], loss_config.get("lpips_net", "alexnet")))
         loss = rate_term + eps_term + beta * lpips
-        return loss, mse, dict(eps_mse=eps_mse, lpips=lpips, lpips_weight=jnp.mean(weight))
+        return loss, mse, dict(eps_mse=eps_mse, lpips=lpips, lpips_weight=jnp.mean(t_weight))
 
     def option(self, name):
         return getattr(self.settings, name)
