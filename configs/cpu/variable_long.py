@@ -35,3 +35,13 @@ def get_config():
     config.data.crop = 256
     config.data.batch_size = 2
     return config
+
+
+def branch_config(end: int):
+    """The campaign's recipe for a branch of it (configs/sweeps/late_recipe.py and others):
+    from one of its checkpoints to step ``end``, at a constant learning rate, so that the
+    branch and the campaign's own checkpoint at ``end`` (the control) compare at equal steps."""
+    config = get_config()
+    config.train.num_steps = end
+    config.optim.decay_start = 1.0
+    return config

@@ -31,10 +31,8 @@ END = 20_000     # the campaign checkpoint they are compared with
 
 
 def get_config():
-    config = variable_long.get_config()
+    config = variable_long.branch_config(END)
     config.data.crop, config.data.batch_size = 128, 8  # the campaign's recipe before END
-    config.train.num_steps = END
-    config.optim.decay_start = 1.0
     return config
 
 

@@ -29,10 +29,7 @@ END = 32_000     # the campaign checkpoint they are compared with
 
 
 def get_config():
-    config = variable_long.get_config()
-    config.train.num_steps = END
-    config.optim.decay_start = 1.0
-    return config
+    return variable_long.branch_config(END)
 
 
 def get_hyper(h):
