@@ -19,7 +19,10 @@ step of the campaign's own checkpoint there, which is the control (p = 0):
     laplace-codec export --ckpt runs/quality_weight/quality_weight=0.5 --name qw-0.5 \\
         --out runs/quality_weight/export --eval '../shared/data/kodak/*.png'   # and the control
 
-The answer is in docs/RESULTS.md ("The campaign: which rates the loss weights").
+The answer is in docs/RESULTS.md ("The campaign: which rates the loss weights"): neither
+helps (BD-rate +0.4% with p = 0.5, +2.2% with p = 1, against the control); each moves the
+qualities along the curve, toward more bits, not off it. The campaign keeps p = 0.
+(Checkpoint 28641 has since been pruned from runs/variable-long; branch from a later one.)
 """
 
 from configs.cpu import variable_long
