@@ -43,6 +43,7 @@ META_VERSION = 1
 RETIRED: dict[str, tuple[str, str]] = {
     "9ed73bb6951c56cd": ("laplacian-mse-vr", "47a977bd0185f5a2398b4562d77868ca0901d2d2"),  # 12000+9000 steps
     "ee5224d2d4910bda": ("laplacian-mse-vr", "a313ab4bec1889c8de656082417811f42c8f3c31"),  # 12000+9000+10000 steps
+    "6ad3bcde117b17af": ("laplacian-mse-vr", "51d5e8f9b16c1dbc0c5a60266c81b5f6e42ddd9a"),  # 12000+9000+20000 steps
 }
 
 
