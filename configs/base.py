@@ -70,6 +70,10 @@ def get_config() -> ml_collections.ConfigDict:
     # A checkpoint folder or a bundled model's name whose same-named, same-shaped weights
     # start the run.
     config.train.init_from = ""
+    # The training steps behind init_from ("12000+9000"): set by training when the run starts
+    # from a bundled model (its steps then, before a newer export may replace it under the same
+    # name), kept on resume; an export adds the run's steps to it.
+    config.train.init_from_steps = ""
     config.train.freeze = ""  # comma-separated modules that keep their weights, e.g. "g_a,h_a"
 
     config.eval = ml_collections.ConfigDict()

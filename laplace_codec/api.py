@@ -280,9 +280,13 @@ def export(ckpt: str, name: str, out_dir: str = zoo.WEIGHTS_DIR, precision: str 
         exported=datetime.date.today().isoformat(),
         config=json.loads(config.to_json()),
     )
+    # The run's record of its source's steps when it started; older runs have none, and then
+    # the source installed now stands in (wrong if a newer export replaced it since).
     source_name = os.path.basename((config.train.get("init_from") or "").rstrip("/\\"))
-    if source_name and zoo.training_steps(source_name):
-        meta["training"]["steps_before"] = zoo.training_steps(source_name)
+    before = config.train.get("init_from_steps") or (
+        zoo.training_steps(source_name) if source_name else "")
+    if before:
+        meta["training"]["steps_before"] = before
     if codec.variable_rate:
         meta["quality_range"] = list(codec.quality_range)
         meta["default_quality"] = codec.quality

@@ -230,6 +230,31 @@ def test_init_from_a_bundled_model_copies_its_stored_weights(tmp_path, monkeypat
         training.warm_start(state["params"], "no-such-model")
 
 
+def test_a_run_records_its_sources_steps_for_every_later_export(tmp_path, monkeypatch):
+    """A run started from bundled model "vr" (1 step) records that "1" when it starts; an
+    export of the run at step 2 named "vr" replaces the source, and a later export of the same
+    run (step 3, after a resume) still counts 1 + 3 steps, not the replaced model's 1 + 2 + 3."""
+    from laplace_codec import zoo
+
+    models = str(tmp_path / "models")
+    monkeypatch.setenv(zoo.DIRS_ENV, models)
+    monkeypatch.chdir(tmp_path)  # no folder named vr here
+    training.train_and_evaluate(_tiny_config(1), str(tmp_path / "base"))
+    api.export(str(tmp_path / "base"), "vr", out_dir=models, progress=False)
+    assert zoo.training_steps("vr") == "1"
+    config = _tiny_config(2)
+    config.train.init_from = "vr"
+    run = str(tmp_path / "run")
+    training.train_and_evaluate(config, run)
+    assert config.train.init_from_steps == ""  # the caller's config is left alone
+    api.export(run, "vr", out_dir=models, progress=False)  # replaces the source
+    assert zoo.training_steps("vr") == "1+2"
+    config.train.num_steps = 3
+    training.train_and_evaluate(config, run)  # resumes: the record comes from the checkpoint
+    api.export(run, "vr", out_dir=models, progress=False)
+    assert zoo.training_steps("vr") == "1+3"
+
+
 @pytest.mark.slow  # a subprocess that trains (or evaluates with FID)
 def test_training_logs_no_tensorflow_cuda_noise(tmp_path):
     """A user's program that imports JAX first (which lowers TensorFlow's log threshold) and

@@ -119,6 +119,15 @@ def state_shardings(state, mesh: Mesh, shard_params: bool = False, min_size: int
     return jax.tree_util.tree_map(rule, state)
 
 
+def _stored_init_from_steps(directory, step: int) -> str:
+    """``train.init_from_steps`` of the config stored with checkpoint ``step`` ("" if none)."""
+    try:
+        with open(os.path.join(str(directory), str(step), "config", "metadata")) as f:
+            return json.load(f).get("train", {}).get("init_from_steps", "") or ""
+    except (OSError, ValueError):
+        return ""
+
+
 def init_state(model, config, rng):
     crop = config.data.crop
     params_rng, noise_rng, rng = jax.random.split(rng, 3)
@@ -227,6 +236,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     from clu import metric_writers, periodic_actions
 
     os.makedirs(workdir, exist_ok=True)
+    config = config.copy_and_resolve_references()  # train.init_from_steps is set below
     model = model_lib.from_config(config.model)
     mesh = make_mesh(config.get("mesh", {}).get("devices", 0))
     if config.data.batch_size % mesh.size:
@@ -246,7 +256,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         if jax.process_index() == 0:
             _truncate_jsonl(os.path.join(workdir, "metrics.jsonl"), start)
         print(f"resumed from step {start} of {config.train.num_steps} in {workdir}", flush=True)
+        if "init_from_steps" in config.train and not config.train.init_from_steps:
+            config.train.init_from_steps = _stored_init_from_steps(mngr.directory, start)
     elif config.train.get("init_from"):
+        if "init_from_steps" in config.train and not config.train.init_from_steps:
+            config.train.init_from_steps = zoo.training_steps(
+                os.path.basename(config.train.init_from.rstrip("/\\")))
         params, copied, fresh = warm_start(state["params"], config.train.init_from)
         stuck = sorted({n.split("'")[1] for n in fresh} & frozen_modules(config, model))
         if stuck:
