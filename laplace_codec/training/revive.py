@@ -124,6 +124,13 @@ def _set(tree, path, value):
     return {**tree, path[0]: _set(tree[path[0]], path[1:], value)}
 
 
+def _edited(tree, path, index, values):
+    """A copy of ``tree`` whose array at ``path`` has ``values`` at ``index``."""
+    array = np.array(_get(tree, path))
+    array[index] = values
+    return _set(tree, path, jnp.asarray(array))
+
+
 def revive_state(state: dict, edit: dict) -> dict:
     """The training state with ``edits`` applied to params and EMA, and the Adam moments of
     the edited entries reset (mu to 0, nu to the median of the array's other entries)."""
@@ -133,21 +140,14 @@ def revive_state(state: dict, edit: dict) -> dict:
     mu, nu = adam.mu, adam.nu
     for path, (index, values) in edit.items():
         p = _array_path(path)
-        new = np.array(_get(params, p))
-        new[index] = values
-        params = _set(params, p, jnp.asarray(new))
+        params = _edited(params, p, index, values)
         if ema is not None:
-            e = np.array(_get(ema, p))
-            e[index] = values
-            ema = _set(ema, p, jnp.asarray(e))
-        m = np.array(_get(mu, p))
-        m[index] = 0.0
-        mu = _set(mu, p, jnp.asarray(m))
-        v = np.array(_get(nu, p))
+            ema = _edited(ema, p, index, values)
+        mu = _edited(mu, p, index, 0.0)
+        v = np.asarray(_get(nu, p))
         mask = np.ones(v.shape, bool)
         mask[index] = False
-        v[index] = np.median(v[mask]) if mask.any() else 0.0
-        nu = _set(nu, p, jnp.asarray(v))
+        nu = _edited(nu, p, index, np.median(v[mask]) if mask.any() else 0.0)
     adam = adam._replace(mu=mu, nu=nu)
     state = dict(state, params=params,
                  opt_state=guard._replace(inner_state=(clip_state, (adam, schedule_state))))
