@@ -78,10 +78,10 @@ def bundled_codec_of(model_name: str, model_hash: bytes, what: str = "the file")
     if entry is None and model_hash.hex() in zoo.RETIRED:
         name, commit = zoo.RETIRED[model_hash.hex()]
         raise CheckpointError(
-            f"{what} was written by {name}@{model_hash.hex()}, a bundled model that a newer "
-            f"{name} has replaced; decode it with the release that ships it (git checkout "
-            f"{commit} of laplace_codec, then pip install -e .), or pass a checkpoint of it "
-            f"with --ckpt DIR")
+            f"{what} was written by {name}@{model_hash.hex()}, a bundled model that has been "
+            f"replaced since; decode it with that model installed beside this release "
+            f"({zoo.install_retired(name, commit)}), or pass a checkpoint of it with --ckpt "
+            f"DIR")
     if entry is None:
         raise CheckpointError(f"{what} was written by model {model_name}@{model_hash.hex()}, "
                               f"which is not a bundled model; pass that model's --ckpt DIR")

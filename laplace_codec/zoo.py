@@ -45,6 +45,8 @@ RETIRED: dict[str, tuple[str, str]] = {
     "ee5224d2d4910bda": ("laplacian-mse-vr", "a313ab4bec1889c8de656082417811f42c8f3c31"),  # 12000+9000+10000 steps
     "6ad3bcde117b17af": ("laplacian-mse-vr", "51d5e8f9b16c1dbc0c5a60266c81b5f6e42ddd9a"),  # 12000+9000+20000 steps
 }
+# Names no longer installed: name -> (what replaced it, the last commit that ships it).
+RETIRED_NAMES: dict[str, tuple[str, str]] = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,8 +124,21 @@ def default_name() -> str:
     return os.environ.get(DEFAULT_ENV) or DEFAULT_MODEL
 
 
+def install_retired(name: str, commit: str) -> str:
+    """How to install retired model ``name`` from ``commit`` beside this release: shell
+    commands for a clone of laplace_codec, and the environment variable that finds it."""
+    return (f"in a clone of laplace_codec, `mkdir -p retired-models && for e in npz json; do "
+            f"git show {commit}:laplace_codec/weights/{name}.$e > retired-models/{name}.$e; "
+            f"done`, then run with {DIRS_ENV}=retired-models")
+
+
 def find(name: str) -> ZooModel:
     models = available()
+    if name not in models and name in RETIRED_NAMES:
+        successor, commit = RETIRED_NAMES[name]
+        raise CheckpointError(f"zoo model {name!r} was retired: {successor} replaced it "
+                              f"(`laplace-codec models` lists the installed ones); to use "
+                              f"{name} anyway, install it: {install_retired(name, commit)}")
     if name not in models:
         have = ", ".join(sorted(models)) or "none are installed"
         raise CheckpointError(f"no zoo model named {name!r} (installed: {have}); "

@@ -3,6 +3,8 @@ the CLI's default model, --model, --target-bpp and decoding by the file's model 
 
 import json
 import os
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -240,5 +242,33 @@ def test_files_of_unknown_and_retired_models_are_refused_with_what_to_do(install
     monkeypatch.setitem(zoo.RETIRED, lap_hash, ("lap", "0123abc"))  # replaced by a newer lap
     assert cli.main(["decompress", str(lgc), str(rec)]) == 2
     err = capsys.readouterr().err
-    assert f"lap@{lap_hash}, a bundled model that a newer lap has replaced" in err
-    assert "git checkout 0123abc" in err and not rec.exists()
+    assert f"lap@{lap_hash}, a bundled model that has been replaced since" in err
+    assert "git show 0123abc:laplace_codec/weights/lap.$e" in err and not rec.exists()
+
+
+def test_a_retired_name_is_refused_with_its_successor_and_how_to_install_it(
+        installed, tmp_path, monkeypatch):
+    """The shell commands of the message, run on a copy of the model in a git repository,
+    install it where LAPLACE_CODEC_MODELS finds it again."""
+    repo = tmp_path / "clone"
+    weights = repo / "laplace_codec" / "weights"
+    weights.mkdir(parents=True)
+    entry = zoo.find("lap")
+    for src in (entry.weights, entry.weights[:-len(".npz")] + ".json"):
+        shutil.copy(src, weights)
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    subprocess.run(git + ["add", "."], check=True)
+    subprocess.run(git + ["commit", "-qm", "ships lap"], check=True)
+    commit = subprocess.run(git + ["rev-parse", "HEAD"], check=True, capture_output=True,
+                            text=True).stdout.strip()
+    monkeypatch.setenv(zoo.DIRS_ENV, str(tmp_path / "empty"))  # the model is gone
+    monkeypatch.setattr(zoo, "WEIGHTS_DIR", str(tmp_path / "none"))
+    monkeypatch.setitem(zoo.RETIRED_NAMES, "lap", ("lap-vr --lmbda 0.01", commit))
+    with pytest.raises(CheckpointError, match=r"'lap' was retired: lap-vr --lmbda 0.01 "
+                                              r"replaced it") as e:
+        zoo.find("lap")
+    shell = str(e.value).split("`")[-2]  # the commands between backquotes
+    subprocess.run(["bash", "-c", shell], cwd=repo, check=True)
+    monkeypatch.setenv(zoo.DIRS_ENV, str(repo / "retired-models"))
+    assert zoo.find("lap").model_hash == entry.model_hash
