@@ -3,7 +3,7 @@ that need the whole library (choosing a model for a bit budget, packaging a chec
 bundled model, rebuilding a checkpoint's coding tables, evaluating checkpoints).
 
     import laplace_codec
-    codec = laplace_codec.load("laplacian-mse-0.01")   # a bundled model, a workdir or a step
+    codec = laplace_codec.load("laplacian-mse-vr")     # a bundled model, a workdir or a step
     data = codec.compress(x)                           # uint8 RGB (H, W, 3) -> .lgc bytes
     x_hat = codec.decompress(data)
 

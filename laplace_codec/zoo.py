@@ -37,6 +37,8 @@ DEFAULT_MODEL = "laplacian-mse-vr"
 PRECISIONS = ("int8", "float16", "float32")
 QUANTIZED_MIN_SIZE = 1024  # smaller arrays (biases, GDN of narrow layers) stay float32
 META_VERSION = 1
+# The last commit that ships the fixed-rate MSE models.
+FIXED_RATE_LAST = "e5be7a46f1e808f3c0d5cdf89f6dd8e2c92a8646"
 # Models that shipped once and were replaced (a better export under the same name, or a
 # retired family): model hash -> (name, the last commit that ships it). Their files are
 # refused with the way to decode them, instead of "not a bundled model".
@@ -44,9 +46,27 @@ RETIRED: dict[str, tuple[str, str]] = {
     "9ed73bb6951c56cd": ("laplacian-mse-vr", "47a977bd0185f5a2398b4562d77868ca0901d2d2"),  # 12000+9000 steps
     "ee5224d2d4910bda": ("laplacian-mse-vr", "a313ab4bec1889c8de656082417811f42c8f3c31"),  # 12000+9000+10000 steps
     "6ad3bcde117b17af": ("laplacian-mse-vr", "51d5e8f9b16c1dbc0c5a60266c81b5f6e42ddd9a"),  # 12000+9000+20000 steps
+    # the fixed-rate MSE family, replaced by the variable-rate models in version 0.5.0
+    "c126b7983551a76a": ("laplacian-mse-0.005", FIXED_RATE_LAST),
+    "57d761f9669ea3e3": ("laplacian-mse-0.01", FIXED_RATE_LAST),
+    "c3e248c7960e1567": ("laplacian-mse-0.02", FIXED_RATE_LAST),
+    "2f5bf3675419ee14": ("laplacian-mse-0.04", FIXED_RATE_LAST),
+    "511468985dada9cb": ("hyperprior-mse-0.005", FIXED_RATE_LAST),
+    "15b369ae2d90041d": ("hyperprior-mse-0.01", FIXED_RATE_LAST),
+    "cc233fdb2e262322": ("hyperprior-mse-0.02", FIXED_RATE_LAST),
+    "042e09cdeb5238c7": ("hyperprior-mse-0.04", FIXED_RATE_LAST),
 }
 # Names no longer installed: name -> (what replaced it, the last commit that ships it).
-RETIRED_NAMES: dict[str, tuple[str, str]] = {}
+RETIRED_NAMES: dict[str, tuple[str, str]] = {
+    "laplacian-mse-0.005": ("laplacian-mse-vr (`--lmbda 0.005`)", FIXED_RATE_LAST),
+    "laplacian-mse-0.01": ("laplacian-mse-vr (`--lmbda 0.01`)", FIXED_RATE_LAST),
+    "laplacian-mse-0.02": ("laplacian-mse-vr (`--lmbda 0.02`)", FIXED_RATE_LAST),
+    "laplacian-mse-0.04": ("laplacian-mse-vr (`--lmbda 0.04`)", FIXED_RATE_LAST),
+    "hyperprior-mse-0.005": ("hyperprior-mse-vr (`--lmbda 0.005`)", FIXED_RATE_LAST),
+    "hyperprior-mse-0.01": ("hyperprior-mse-vr (`--lmbda 0.01`)", FIXED_RATE_LAST),
+    "hyperprior-mse-0.02": ("hyperprior-mse-vr (`--lmbda 0.02`)", FIXED_RATE_LAST),
+    "hyperprior-mse-0.04": ("hyperprior-mse-vr (`--lmbda 0.04`)", FIXED_RATE_LAST),
+}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -47,6 +47,19 @@ def test_every_bundled_model_says_how_it_was_trained_and_measured(bundled):
                                                               default["sampler"]), name
 
 
+
+def test_retired_models_are_gone_and_each_names_the_commit_that_ships_it(bundled):
+    """A retired model must not also be installed (its name would then load, not be refused),
+    and each retired name is among the retired hashes with the same commit."""
+    shipped_hashes = {m.model_hash for m in bundled.values()}
+    for model_hash, (name, commit) in zoo.RETIRED.items():
+        assert model_hash not in shipped_hashes, f"{name}@{model_hash} is retired and shipped"
+        assert len(commit) == 40 and int(commit, 16) >= 0, commit
+    for name, (successor, commit) in zoo.RETIRED_NAMES.items():
+        assert name not in bundled, f"{name} is retired by name and still installed"
+        assert (name, commit) in zoo.RETIRED.values(), name
+        assert successor.split()[0] in bundled, f"{name}'s successor is not installed"
+
 @requires_kodak
 def test_a_fresh_install_codes_a_kodak_image_with_the_default_model(bundled, tmp_path):
     """The CLI with no --ckpt and no --model, in a fresh process: the file decodes by its

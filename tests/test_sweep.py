@@ -53,13 +53,14 @@ def test_the_zoo_sweep_names_points_and_fine_tunes_from_the_base():
 
 
 def test_the_sigma_b_sweep_sits_on_the_codec_it_names():
-    """Table 1a's decoders train on the bundled MSE codec with the same model sizes, lambda
-    and frozen modules as the bundled diffusion models, so its sigma_B_max = 25 point is
-    laplacian-diffusion-0.01."""
+    """Table 1a's decoders train on the MSE codec laplacian-mse-0.01 with the same model
+    sizes, lambda and frozen modules as the bundled diffusion models, so its sigma_B_max = 25
+    point is laplacian-diffusion-0.01 (whose config holds that codec's, frozen)."""
     from configs.sweeps import sigma_b, zoo_diffusion
     from laplace_codec import zoo
 
-    codec = ml_collections.ConfigDict(zoo.find(sigma_b.MSE_CODEC).meta["config"])
+    codec = ml_collections.ConfigDict(zoo.find("laplacian-diffusion-0.01").meta["config"])
+    assert codec.train.init_from == sigma_b.MSE_CODEC
     decoders = sigma_b.get_config()
     zoo_point = zoo_diffusion.get_config()
     assert zoo_point.model.diffusion.sigma_b_max == 25.0

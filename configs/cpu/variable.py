@@ -3,9 +3,10 @@ with gain units for six rate levels, lambda 0.08 down to 0.0025 (qualities 1 to 
 0.01, the fixed-rate default, is quality 4). Every training image draws its own quality, so
 every step trains every rate.
 
-It starts from the bundled fixed-rate ``laplacian-mse-0.01`` (12000 steps) and trains 9000
-more steps: 21000 in all, the same as the four-model fixed-rate family it replaces (12000 +
-3 x 3000):
+It starts from the fixed-rate ``laplacian-mse-0.01`` (12000 steps) and trains 9000 more
+steps: 21000 in all, the same as the four-model fixed-rate family it replaced (12000 +
+3 x 3000). That model left the zoo in version 0.5.0: the run stops with the commands that
+install it again beside the release (or train it: configs/sweeps/zoo.py).
 
     python train.py --config=configs/cpu/variable.py --workdir=runs/variable
     laplace-codec export --ckpt runs/variable --name laplacian-mse-vr --out laplace_codec/weights \\

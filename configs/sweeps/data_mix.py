@@ -10,6 +10,10 @@ Two runs at equal steps, both fine-tuning the bundled ``laplacian-mse-0.01`` (12
         --out runs/data_mix/train.json      # and the same for data=mix
 
 The answer, with the measured figures, is in docs/RESULTS.md ("Training data: BSDS500").
+
+The fixed-rate models named here left the zoo in version 0.5.0 (replaced by the
+variable-rate ones); a run that names one stops with the commands that install it
+again beside the release (``zoo.RETIRED_NAMES``).
 """
 
 from configs.cpu import laplacian

@@ -17,6 +17,10 @@ Then evaluate each folder (10 deterministic DDIM steps; FID with the test extra)
         --steps 10 --fid --out runs/sigma_b/<point>.json
 
 The paper (lambda = 0.01): FID falls as sigma_B_max rises from 0 to 25 (Table 1a).
+
+The fixed-rate models named here left the zoo in version 0.5.0 (replaced by the
+variable-rate ones); a run that names one stops with the commands that install it
+again beside the release (``zoo.RETIRED_NAMES``).
 """
 
 from configs.sweeps import zoo_diffusion

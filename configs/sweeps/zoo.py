@@ -1,4 +1,4 @@
-"""The bundled MSE models (issue 8): the Laplacian-guided and the hyperprior entropy model,
+"""The fixed-rate MSE models that shipped until version 0.5.0 (issue 8): the Laplacian-guided and the hyperprior entropy model,
 each at four lambdas, trained on ../shared/data/train with configs/cpu/laplacian.py sizes.
 
     python -m laplace_codec.training.sweep --sweep=configs/sweeps/zoo.py --workdir=runs/zoo \\
@@ -28,6 +28,10 @@ Then package each folder (int8 kernels) with its Kodak figures:
 
 The loss is D + lmbda * R: lambda 0.005 spends the most bits, 0.04 the fewest (about 0.45 bpp
 on Kodak at 0.01 after 6000 steps; runs/ablation/entropy=hyperprior.json).
+
+The fixed-rate models named here left the zoo in version 0.5.0 (replaced by the
+variable-rate ones); a run that names one stops with the commands that install it
+again beside the release (``zoo.RETIRED_NAMES``).
 """
 
 from configs.cpu import laplacian

@@ -9,6 +9,10 @@ Each point starts from the bundled MSE codec of its lambda (``train.init_from`` 
 zoo model laplacian-mse-<lambda>, so its stored int8-expanded weights) and keeps its encoder,
 entropy model and g_s frozen: the diffusion model writes exactly the bundled MSE model's bits
 and only the image differs (LPIPS at the same bpp).
+
+The fixed-rate models named here left the zoo in version 0.5.0 (replaced by the
+variable-rate ones); a run that names one stops with the commands that install it
+again beside the release (``zoo.RETIRED_NAMES``).
 """
 
 from configs.cpu import diffusion
