@@ -18,6 +18,6 @@ from laplace_codec.errors import (
 )
 from laplace_codec.images import ConversionWarning
 
-__version__ = "0.5.0"
+__version__ = "0.5.1"
 __all__ = ["Codec", "load", "enable_compilation_cache", "CheckpointError", "FormatError", "InputError",
            "LaplaceCodecError", "ModelMismatchError", "ConversionWarning", "__version__"]

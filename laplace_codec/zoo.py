@@ -46,6 +46,7 @@ RETIRED: dict[str, tuple[str, str]] = {
     "9ed73bb6951c56cd": ("laplacian-mse-vr", "47a977bd0185f5a2398b4562d77868ca0901d2d2"),  # 12000+9000 steps
     "ee5224d2d4910bda": ("laplacian-mse-vr", "a313ab4bec1889c8de656082417811f42c8f3c31"),  # 12000+9000+10000 steps
     "6ad3bcde117b17af": ("laplacian-mse-vr", "51d5e8f9b16c1dbc0c5a60266c81b5f6e42ddd9a"),  # 12000+9000+20000 steps
+    "02e258eca438283c": ("laplacian-mse-vr", "7880adf9ed5bb9394a248902828da72df1442bec"),  # 12000+9000+34000 steps
     # the fixed-rate MSE family, replaced by the variable-rate models in version 0.5.0
     "c126b7983551a76a": ("laplacian-mse-0.005", FIXED_RATE_LAST),
     "57d761f9669ea3e3": ("laplacian-mse-0.01", FIXED_RATE_LAST),
