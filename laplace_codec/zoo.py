@@ -47,27 +47,24 @@ RETIRED: dict[str, tuple[str, str]] = {
     "ee5224d2d4910bda": ("laplacian-mse-vr", "a313ab4bec1889c8de656082417811f42c8f3c31"),  # 12000+9000+10000 steps
     "6ad3bcde117b17af": ("laplacian-mse-vr", "51d5e8f9b16c1dbc0c5a60266c81b5f6e42ddd9a"),  # 12000+9000+20000 steps
     "02e258eca438283c": ("laplacian-mse-vr", "7880adf9ed5bb9394a248902828da72df1442bec"),  # 12000+9000+34000 steps
-    # the fixed-rate MSE family, replaced by the variable-rate models in version 0.5.0
-    "c126b7983551a76a": ("laplacian-mse-0.005", FIXED_RATE_LAST),
-    "57d761f9669ea3e3": ("laplacian-mse-0.01", FIXED_RATE_LAST),
-    "c3e248c7960e1567": ("laplacian-mse-0.02", FIXED_RATE_LAST),
-    "2f5bf3675419ee14": ("laplacian-mse-0.04", FIXED_RATE_LAST),
-    "511468985dada9cb": ("hyperprior-mse-0.005", FIXED_RATE_LAST),
-    "15b369ae2d90041d": ("hyperprior-mse-0.01", FIXED_RATE_LAST),
-    "cc233fdb2e262322": ("hyperprior-mse-0.02", FIXED_RATE_LAST),
-    "042e09cdeb5238c7": ("hyperprior-mse-0.04", FIXED_RATE_LAST),
 }
+# The fixed-rate MSE family that the variable-rate models replaced in version 0.5.0:
+# model hash -> name; its successor is the family's "-vr" model at the same lambda.
+_FIXED_RATE_MSE = {
+    "c126b7983551a76a": "laplacian-mse-0.005",
+    "57d761f9669ea3e3": "laplacian-mse-0.01",
+    "c3e248c7960e1567": "laplacian-mse-0.02",
+    "2f5bf3675419ee14": "laplacian-mse-0.04",
+    "511468985dada9cb": "hyperprior-mse-0.005",
+    "15b369ae2d90041d": "hyperprior-mse-0.01",
+    "cc233fdb2e262322": "hyperprior-mse-0.02",
+    "042e09cdeb5238c7": "hyperprior-mse-0.04",
+}
+RETIRED.update({h: (name, FIXED_RATE_LAST) for h, name in _FIXED_RATE_MSE.items()})
 # Names no longer installed: name -> (what replaced it, the last commit that ships it).
 RETIRED_NAMES: dict[str, tuple[str, str]] = {
-    "laplacian-mse-0.005": ("laplacian-mse-vr (`--lmbda 0.005`)", FIXED_RATE_LAST),
-    "laplacian-mse-0.01": ("laplacian-mse-vr (`--lmbda 0.01`)", FIXED_RATE_LAST),
-    "laplacian-mse-0.02": ("laplacian-mse-vr (`--lmbda 0.02`)", FIXED_RATE_LAST),
-    "laplacian-mse-0.04": ("laplacian-mse-vr (`--lmbda 0.04`)", FIXED_RATE_LAST),
-    "hyperprior-mse-0.005": ("hyperprior-mse-vr (`--lmbda 0.005`)", FIXED_RATE_LAST),
-    "hyperprior-mse-0.01": ("hyperprior-mse-vr (`--lmbda 0.01`)", FIXED_RATE_LAST),
-    "hyperprior-mse-0.02": ("hyperprior-mse-vr (`--lmbda 0.02`)", FIXED_RATE_LAST),
-    "hyperprior-mse-0.04": ("hyperprior-mse-vr (`--lmbda 0.04`)", FIXED_RATE_LAST),
-}
+    name: (f"{name.rsplit('-', 1)[0]}-vr (`--lmbda {name.rsplit('-', 1)[1]}`)", FIXED_RATE_LAST)
+    for name in _FIXED_RATE_MSE.values()}
 
 
 @dataclasses.dataclass(frozen=True)
