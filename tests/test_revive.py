@@ -2,7 +2,6 @@
 decodes the same image, its revived channels are no longer zero, and training resumes from it
 with the Adam moments of the edited entries reset."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from laplace_codec import images
 from laplace_codec.errors import InputError
 from laplace_codec.models import model as model_lib
-from laplace_codec.training import checkpoint, revive
+from laplace_codec.training import checkpoint, loop, revive
 
 CHANNELS = [1, 6]
 
@@ -52,21 +51,8 @@ def test_revived_channels_carry_values_that_nothing_else_sees_yet(revived):
 
 def test_the_edited_entries_have_reset_moments(revived, trained_laplacian_workdir):
     _, _, out = revived
-    raw = {}
-    for name, path in (("before", trained_laplacian_workdir), ("after", out)):
-        directory, step = checkpoint.resolve(path)
-        raw[name] = checkpoint.load(path), directory, step
-    # The Adam moments of the g_s input weights of the revived channels: mu 0, nu the median
-    # of the array's other entries; the other channels' moments are untouched.
-    from laplace_codec.training import loop
-    trees = {}
-    for name, (ckpt, directory, step) in raw.items():
-        model = model_lib.from_config(ckpt.config.model)
-        state = loop.init_state(model, ckpt.config, jax.random.PRNGKey(0))
-        target = jax.tree_util.tree_map(
-            lambda v: jax.ShapeDtypeStruct(np.shape(v), jnp.asarray(v).dtype), state)
-        trees[name] = checkpoint.restore_state(checkpoint.manager(directory, create=False),
-                                               step, target)
+    trees = {name: loop.restore_training_state(path)[2]
+             for name, path in (("before", trained_laplacian_workdir), ("after", out))}
     adam = {n: t["opt_state"].inner_state[1][0] for n, t in trees.items()}
     key = ("g_s", "Up_0", "Conv_0", "kernel")
     mu = {n: np.asarray(revive._get(a.mu, key)) for n, a in adam.items()}

@@ -142,6 +142,20 @@ def init_state(model, config, rng):
     return state
 
 
+def restore_training_state(ckpt: str):
+    """The whole training state of checkpoint ``ckpt`` (a step folder or workdir): weights,
+    optimiser state, EMA, step and RNG, as the training loop resumes it (host arrays, no
+    shardings). Returns ``(config, model, state)``."""
+    loaded = checkpoint.load(ckpt)
+    model = model_lib.from_config(loaded.config.model)
+    state = init_state(model, loaded.config, jax.random.PRNGKey(loaded.config.seed))
+    target = jax.tree_util.tree_map(
+        lambda x: jax.ShapeDtypeStruct(np.shape(x), jnp.asarray(x).dtype), state)
+    directory, step = checkpoint.resolve(ckpt)
+    state = checkpoint.restore_state(checkpoint.manager(directory, create=False), step, target)
+    return loaded.config, model, state
+
+
 def warm_start(params, path: str):
     """Copies into ``params`` every parameter of the checkpoint at ``path`` with the same
     name and shape (``train.init_from``: the second stage of a two-stage recipe, or a

@@ -33,9 +33,8 @@ import numpy as np
 
 from laplace_codec.coding.tables import tables_for
 from laplace_codec.errors import InputError
-from laplace_codec.models import model as model_lib
 from laplace_codec.models.entropy import gaussian_conditional as gc
-from laplace_codec.training import checkpoint, loop, optimizer
+from laplace_codec.training import checkpoint, loop
 
 
 def _last_analysis_layer(params) -> str:
@@ -160,17 +159,11 @@ def revive_checkpoint(ckpt: str, channels, out: str, seed: int = 0, scale: float
                       sigma: float = 1.0) -> str:
     """Writes checkpoint ``ckpt`` with ``channels`` revived as the same step of the workdir
     ``out``; returns the step folder."""
-    loaded = checkpoint.load(ckpt)
-    config = loaded.config
-    model = model_lib.from_config(config.model)
+    config, model, state = loop.restore_training_state(ckpt)
     if config.model.entropy != "laplacian":
         raise InputError(f"{ckpt} has the {config.model.entropy!r} entropy model; reviving "
                          f"channels is written for the Laplacian-guided one")
-    state = loop.init_state(model, config, jax.random.PRNGKey(config.seed))
-    target = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(np.shape(x),
-                                                                   jnp.asarray(x).dtype), state)
-    directory, step = checkpoint.resolve(ckpt)
-    state = checkpoint.restore_state(checkpoint.manager(directory, create=False), step, target)
+    _, step = checkpoint.resolve(ckpt)
     state = jax.tree_util.tree_map(np.asarray, state)
     state["params"] = jax.tree_util.tree_map(np.asarray, dict(state["params"]))
     chunks = model.bind({"params": state["params"]}).y_model.chunks()
