@@ -9,7 +9,7 @@ import pytest
 from laplace_codec import images
 from laplace_codec.errors import InputError
 from laplace_codec.models import model as model_lib
-from laplace_codec.training import checkpoint, loop, revive
+from laplace_codec.training import checkpoint, loop, optimizer, revive
 
 CHANNELS = [1, 6]
 
@@ -53,10 +53,10 @@ def test_the_edited_entries_have_reset_moments(revived, trained_laplacian_workdi
     _, _, out = revived
     trees = {name: loop.restore_training_state(path)[2]
              for name, path in (("before", trained_laplacian_workdir), ("after", out))}
-    adam = {n: t["opt_state"].inner_state[1][0] for n, t in trees.items()}
+    adam = {n: optimizer.moments(t["opt_state"]) for n, t in trees.items()}
     key = ("g_s", "Up_0", "Conv_0", "kernel")
-    mu = {n: np.asarray(revive._get(a.mu, key)) for n, a in adam.items()}
-    nu = {n: np.asarray(revive._get(a.nu, key)) for n, a in adam.items()}
+    mu = {n: np.asarray(revive._get(a[0], key)) for n, a in adam.items()}
+    nu = {n: np.asarray(revive._get(a[1], key)) for n, a in adam.items()}
     np.testing.assert_array_equal(mu["after"][:, :, CHANNELS], 0.0)
     others = [c for c in range(mu["after"].shape[2]) if c not in CHANNELS]
     np.testing.assert_array_equal(mu["after"][:, :, others], mu["before"][:, :, others])

@@ -19,6 +19,7 @@ from laplace_codec.errors import FormatError, InputError
 from laplace_codec.models import gain
 from laplace_codec.models import model as model_lib
 from laplace_codec.training import loop as training
+from laplace_codec.training import optimizer, rate_levels
 
 LMBDAS = (0.04, 0.02, 0.01, 0.005)
 
@@ -224,3 +225,47 @@ def test_export_records_the_curve_and_the_cli_lists_and_searches_it(variable_wor
     captured = capsys.readouterr()
     assert "--target-bpp tried: quality 4 ->" in captured.err
     assert 8 * lgc.stat().st_size / (64 * 128) <= target
+
+
+def test_new_rate_levels_continue_the_log_gains_linearly_in_log_lambda():
+    old = LMBDAS
+    new = (0.08,) + LMBDAS[:2] + (math.sqrt(0.02 * 0.01),) + LMBDAS[2:] + (0.0025,)
+    rows = rate_levels.level_map(old, new)
+    assert rows[1:3] == [(0, 0, 0.0), (1, 1, 0.0)] and rows[4:6] == [(2, 2, 0.0), (3, 3, 0.0)]
+    # 0.08 is one octave above level 1: the line through levels 1 and 2, one step back
+    assert rows[0][:2] == (0, 1) and rows[0][2] == pytest.approx(-1.0)
+    assert rows[3][:2] == (1, 2) and rows[3][2] == pytest.approx(0.5)   # the geometric middle
+    assert rows[6][:2] == (2, 3) and rows[6][2] == pytest.approx(2.0)
+    with pytest.raises(InputError, match="missing"):
+        rate_levels.level_map(old, (0.04, 0.02, 0.005))
+
+
+def test_extended_checkpoint_is_the_same_model_at_its_old_levels(variable_workdir, photo,
+                                                                 tmp_path, trained_workdir):
+    new = LMBDAS + (0.0025,)
+    step_dir = rate_levels.extend_checkpoint(variable_workdir, new, str(tmp_path / "wide"))
+    config, model, state = training.restore_training_state(step_dir)  # shapes fit the config
+    assert tuple(config.model.rate_lmbdas) == new
+    _, old_model, old_state = training.restore_training_state(variable_workdir)
+    x = model_lib.from_uint8(jnp.asarray(photo[None, :64, :64]))
+    for q in (1.0, 2.5, 4.0):
+        a = old_model.apply({"params": old_state["params"]}, x, quality=q)["x_hat"]
+        b = model.apply({"params": state["params"]}, x, quality=q)["x_hat"]
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    old_g = np.asarray(old_state["params"]["y_gain"]["log_gain"])
+    new_g = np.asarray(state["params"]["y_gain"]["log_gain"])
+    np.testing.assert_allclose(new_g[4], 2 * old_g[3] - old_g[2], rtol=1e-6, atol=1e-6)
+    mu, nu = optimizer.moments(state["opt_state"])
+    old_mu, old_nu = optimizer.moments(old_state["opt_state"])
+    for moment, old_moment in ((mu, old_mu), (nu, old_nu)):
+        table = np.asarray(moment["z_gain"]["log_inverse"])
+        old_table = np.asarray(old_moment["z_gain"]["log_inverse"])
+        np.testing.assert_array_equal(table[:4], old_table)
+        np.testing.assert_array_equal(table[4], old_table[3])  # the nearest level's
+    np.testing.assert_array_equal(np.asarray(optimizer.moments(state["opt_state"])[0]["g_s"]
+                                             ["Up_0"]["Conv_0"]["kernel"]),
+                                  np.asarray(old_mu["g_s"]["Up_0"]["Conv_0"]["kernel"]))
+    with pytest.raises(InputError, match="already holds step"):
+        rate_levels.extend_checkpoint(variable_workdir, new, str(tmp_path / "wide"))
+    with pytest.raises(InputError, match="fixed-rate"):
+        rate_levels.extend_checkpoint(trained_workdir, new, str(tmp_path / "fixed"))

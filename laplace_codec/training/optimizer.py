@@ -39,6 +39,20 @@ def make_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransform
     return optax.apply_if_finite(tx, max_consecutive_errors=2**31 - 1)
 
 
+def moments(opt_state):
+    """Adam's first and second moments ``(mu, nu)`` in ``make_optimizer``'s state: trees
+    shaped like the parameters."""
+    _, (adam, _) = opt_state.inner_state
+    return adam.mu, adam.nu
+
+
+def with_moments(opt_state, mu, nu):
+    """``opt_state`` with Adam's moments replaced (checkpoint surgery: revive, rate levels)."""
+    clip_state, (adam, schedule_state) = opt_state.inner_state
+    return opt_state._replace(
+        inner_state=(clip_state, (adam._replace(mu=mu, nu=nu), schedule_state)))
+
+
 def _increment(count):
     return jnp.where(count < jnp.iinfo(count.dtype).max, count + 1, count)
 

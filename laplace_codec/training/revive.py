@@ -34,7 +34,7 @@ import numpy as np
 from laplace_codec.coding.tables import tables_for
 from laplace_codec.errors import InputError
 from laplace_codec.models.entropy import gaussian_conditional as gc
-from laplace_codec.training import checkpoint, loop
+from laplace_codec.training import checkpoint, loop, optimizer
 
 
 def _last_analysis_layer(params) -> str:
@@ -133,10 +133,8 @@ def _edited(tree, path, index, values):
 def revive_state(state: dict, edit: dict) -> dict:
     """The training state with ``edits`` applied to params and EMA, and the Adam moments of
     the edited entries reset (mu to 0, nu to the median of the array's other entries)."""
-    guard = state["opt_state"]
-    clip_state, (adam, schedule_state) = guard.inner_state
     params, ema = state["params"], state.get("ema_params")
-    mu, nu = adam.mu, adam.nu
+    mu, nu = optimizer.moments(state["opt_state"])
     for path, (index, values) in edit.items():
         p = _array_path(path)
         params = _edited(params, p, index, values)
@@ -147,9 +145,8 @@ def revive_state(state: dict, edit: dict) -> dict:
         mask = np.ones(v.shape, bool)
         mask[index] = False
         nu = _edited(nu, p, index, np.median(v[mask]) if mask.any() else 0.0)
-    adam = adam._replace(mu=mu, nu=nu)
     state = dict(state, params=params,
-                 opt_state=guard._replace(inner_state=(clip_state, (adam, schedule_state))))
+                 opt_state=optimizer.with_moments(state["opt_state"], mu, nu))
     if ema is not None:
         state["ema_params"] = ema
     return state
