@@ -16,7 +16,9 @@ there, which is the control (1e-4):
     laplace-codec export --ckpt runs/campaign_lr/lr=2e-4 --name lr-2e-4 \\
         --out runs/campaign_lr/export --eval '../shared/data/kodak/*.png'   # and the control
 
-The answer is in docs/RESULTS.md ("The campaign: crop size and learning rate late in training").
+The answer is in docs/RESULTS.md ("The campaign: crop size and learning rate late in
+training"): 2e-4 is 3.9% worse in BD-rate than the control at step 50000; the campaign keeps
+1e-4.
 """
 
 from configs.cpu import variable_long
