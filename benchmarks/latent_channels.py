@@ -12,7 +12,6 @@ JSON: {"QUALITY": {"bpp", "channels_90", "channels_99", "dead"}}.
 """
 
 import argparse
-import glob
 import json
 import os
 import sys
@@ -23,31 +22,21 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-import laplace_codec
-from laplace_codec import images
-from laplace_codec.models import model as model_lib
+from benchmarks import kodak_model  # noqa: E402
+from laplace_codec.models import model as model_lib  # noqa: E402
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="a bundled model or a checkpoint")
-    parser.add_argument("--quality", default="1,4,6",
-                        help="qualities of a variable-rate model (ignored for fixed-rate)")
-    parser.add_argument("--images", type=int, default=4, help="the first K Kodak images")
+    kodak_model.add_flags(parser)
     parser.add_argument("--dead", type=float, default=0.01,
                         help="dead below this fraction of a uniform share")
-    parser.add_argument("--data", default=os.path.join(REPO, "..", "shared", "data", "kodak"))
     args = parser.parse_args()
-    codec = laplace_codec.load(args.model)
-    qualities = [float(q) for q in args.quality.split(",")] if codec.variable_rate else [None]
-    files = sorted(glob.glob(os.path.join(args.data, "*.png")))[:args.images]
-    if not files:
-        raise SystemExit(f"no PNG image in {args.data}")
+    codec, qualities, pictures = kodak_model.load(args)
     results = {}
     for q in qualities:
         bits, pixels = 0.0, 0
-        for f in files:
-            x = images.read_image(f)
+        for x in pictures:
             pixels += x.shape[0] * x.shape[1]
             out = codec.model.apply(codec.params, model_lib.from_uint8(jnp.asarray(x[None])),
                                     False, None if q is None else jnp.float32(q))

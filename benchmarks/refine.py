@@ -16,7 +16,6 @@ image shape. The last line is JSON: {"ROUNDING:SCHEDULE:LR:N": {"bd_rate_vs_0", 
 """
 
 import argparse
-import glob
 import json
 import os
 import sys
@@ -27,19 +26,15 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-import laplace_codec
-from laplace_codec import images
-from laplace_codec.coding import refine as refine_lib
-from laplace_codec.evaluation import metrics, rd
+from benchmarks import kodak_model  # noqa: E402
+from laplace_codec.coding import refine as refine_lib  # noqa: E402
+from laplace_codec.evaluation import metrics, rd  # noqa: E402
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="laplacian-mse-vr")
+    kodak_model.add_flags(parser, model="laplacian-mse-vr", quality="1,3,5")
     parser.add_argument("--steps", default="0,20,50")
-    parser.add_argument("--quality", default="1,3,5",
-                        help="qualities of a variable-rate model (ignored for fixed-rate)")
-    parser.add_argument("--images", type=int, default=4, help="the first K Kodak images")
     parser.add_argument("--crop", type=int, default=0,
                         help="code the top-left CROP x CROP pixels of each image (0: whole)")
     parser.add_argument("--rounding", default=refine_lib.ROUNDING,
@@ -48,12 +43,8 @@ def main():
                         help=f"comma-separated, of {refine_lib.SCHEDULES}")
     parser.add_argument("--lr", default=str(refine_lib.LEARNING_RATE),
                         help="comma-separated peak learning rates")
-    parser.add_argument("--data", default=os.path.join(REPO, "..", "shared", "data", "kodak"))
     args = parser.parse_args()
-    codec = laplace_codec.load(args.model)
-    qualities = [float(q) for q in args.quality.split(",")] if codec.variable_rate else [None]
-    files = sorted(glob.glob(os.path.join(args.data, "*.png")))[:args.images]
-    pictures = [images.read_image(f) for f in files]
+    codec, qualities, pictures = kodak_model.load(args)
     if args.crop:
         pictures = [x[:args.crop, :args.crop] for x in pictures]
     shapes = {x.shape: x for x in pictures}.values()  # one image of each shape
