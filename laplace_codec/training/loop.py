@@ -43,7 +43,7 @@ from laplace_codec import zoo
 from laplace_codec.atomic import atomic_write
 from laplace_codec.coding import tf_backend
 from laplace_codec.coding.tables import tables_for
-from laplace_codec.errors import CheckpointError
+from laplace_codec.errors import CheckpointError, InputError
 from laplace_codec.models import gain
 from laplace_codec.models import model as model_lib
 from laplace_codec.training import checkpoint, data, optimizer
@@ -154,6 +154,19 @@ def restore_training_state(ckpt: str):
     directory, step = checkpoint.resolve(ckpt)
     state = checkpoint.restore_state(checkpoint.manager(directory, create=False), step, target)
     return loaded.config, model, state
+
+
+def write_training_state(workdir: str, step: int, config, model, state) -> str:
+    """Writes an edited training state (checkpoint surgery: revive, rate levels) as step
+    ``step`` of the new workdir ``workdir``, with its coding tables from the EMA (else the
+    weights), for ``train.py --workdir`` to resume; returns the step folder."""
+    mngr = checkpoint.manager(os.path.join(workdir, "checkpoints"))
+    if step in (mngr.all_steps() or []):
+        raise InputError(f"{workdir} already holds step {step}; choose an empty workdir")
+    params = state.get("ema_params", state["params"])
+    checkpoint.save(mngr, step, state, tables_for(model, params).to_dict(), config)
+    mngr.wait_until_finished()
+    return os.path.join(workdir, "checkpoints", str(step))
 
 
 def warm_start(params, path: str):

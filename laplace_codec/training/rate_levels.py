@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 
 import jax
 import numpy as np
 
-from laplace_codec.coding.tables import tables_for
 from laplace_codec.errors import InputError
 from laplace_codec.models import gain
 from laplace_codec.models import model as model_lib
@@ -105,13 +103,7 @@ def extend_checkpoint(ckpt: str, lmbdas, out: str) -> str:
     config.model.rate_lmbdas = new
     model = model_lib.from_config(config.model)
     _, step = checkpoint.resolve(ckpt)
-    mngr = checkpoint.manager(os.path.join(out, "checkpoints"))
-    if step in (mngr.all_steps() or []):
-        raise InputError(f"{out} already holds step {step}; choose an empty workdir")
-    params = state.get("ema_params", state["params"])
-    checkpoint.save(mngr, step, state, tables_for(model, params).to_dict(), config)
-    mngr.wait_until_finished()
-    return os.path.join(out, "checkpoints", str(step))
+    return loop.write_training_state(out, step, config, model, state)
 
 
 def main(argv=None):

@@ -25,13 +25,11 @@ revived channels. ``python -m laplace_codec.training.revive --ckpt STEP_DIR --ch
 from __future__ import annotations
 
 import argparse
-import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from laplace_codec.coding.tables import tables_for
 from laplace_codec.errors import InputError
 from laplace_codec.models.entropy import gaussian_conditional as gc
 from laplace_codec.training import checkpoint, loop, optimizer
@@ -166,13 +164,7 @@ def revive_checkpoint(ckpt: str, channels, out: str, seed: int = 0, scale: float
     chunks = model.bind({"params": state["params"]}).y_model.chunks()
     edit = edits(state["params"], channels, chunks, jax.random.PRNGKey(seed), scale, sigma)
     state = revive_state(state, edit)
-    params = state.get("ema_params", state["params"])
-    mngr = checkpoint.manager(os.path.join(out, "checkpoints"))
-    if step in (mngr.all_steps() or []):
-        raise InputError(f"{out} already holds step {step}; choose an empty workdir")
-    checkpoint.save(mngr, step, state, tables_for(model, params).to_dict(), config)
-    mngr.wait_until_finished()
-    return os.path.join(out, "checkpoints", str(step))
+    return loop.write_training_state(out, step, config, model, state)
 
 
 def main(argv=None):
