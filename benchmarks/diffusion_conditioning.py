@@ -4,6 +4,8 @@ center crops (no entropy coding: y_hat comes from the model's forward pass).
     python benchmarks/diffusion_conditioning.py --ckpt runs/cpu-diffusion --crop 128 --limit 4
     python benchmarks/diffusion_conditioning.py --ckpt laplacian-diffusion-0.01 --crop 256 \
         --runs ddim:5,ddim:10,ddim:25,ddim:50
+    python benchmarks/diffusion_conditioning.py --ckpt runs/variable-diffusion --crop 256 \
+        --quality 2,4,6     # a variable-rate decoder: one set of figures per quality
 
 Prints the PSNR of the MSE image ``g_s(y_hat)``; for t in ``--t``, the eps-MSE and the PSNR of
 the one-step ``x0_hat`` (eq. 3) from ``z_t`` of the true image; then the PSNR of samples for
@@ -12,7 +14,8 @@ channel, in 8-bit levels, against the originals; the MSE image's too). A decoder
 samples fall far below its ``x0_hat`` at small t has a sampling problem, not a training one.
 The last line is JSON: ``{"mse_image_psnr": ..., "mse_image": {"lpips", "shift"}, "t":
 {"0.1": {"eps_mse", "x0_psnr"}}, "samples": {"ddim:25": psnr}, "sample_quality":
-{"ddim:25": {"lpips", "shift"}}}``.
+{"ddim:25": {"lpips", "shift"}}}``; for a variable-rate decoder, one such object per
+``--quality``: ``{"qualities": {"2": {...}, "4": {...}}}``.
 """
 
 import argparse
@@ -64,6 +67,9 @@ def main():
     parser.add_argument("--crop", type=int, default=128, help="a multiple of 64")
     parser.add_argument("--t", default="0.02,0.1,0.2,0.5,0.9")
     parser.add_argument("--runs", default="ddim:10,ddim:25,ancestral:100")
+    parser.add_argument("--quality", default="",
+                        help="a variable-rate decoder's qualities, e.g. 2,4,6 (default: its "
+                             "default quality); one set of figures per quality")
     parser.add_argument("--zero-unet", action="store_true",
                         help="zero the U-Net's output layer: the preconditioning alone "
                              "(x_mse plus white noise of std prior_std as the prior)")
@@ -75,27 +81,62 @@ def main():
     model, variables = codec.model, codec.params
     if model.decoder != "diffusion":
         raise SystemExit(f"{args.ckpt} has an MSE decoder; this benchmark needs a diffusion one")
+    qualities = parse_qualities(args.quality, model)
     if args.zero_unet:
         variables = zero_output_layer(variables)
     originals = center_crops(args.images, args.limit, args.crop)
+    results = {}
+    for quality in qualities:
+        if quality is not None:
+            print(f"quality {quality:g}:")
+        results[quality] = measure(model, variables, originals, quality, args)
+    if qualities == [None]:
+        print(json.dumps(results[None]))
+    else:
+        print(json.dumps({"qualities": {f"{q:g}": r for q, r in results.items()}}))
+
+
+def parse_qualities(text: str, model) -> list:
+    """``--quality`` as a list: [None] for a fixed-rate model, else the qualities asked for
+    (the model's default if none)."""
+    if not model.rate_lmbdas:
+        if text:
+            raise SystemExit("--quality is for a variable-rate model; this one has a fixed rate")
+        return [None]
+    if not text:
+        return [model_lib.default_quality(model)]
+    try:
+        qualities = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise SystemExit(f"--quality takes numbers separated by commas, got {text!r}") from None
+    top = len(model.rate_lmbdas)
+    bad = [q for q in qualities if not 1 <= q <= top]
+    if bad:
+        raise SystemExit(f"--quality {bad} is outside this model's range [1, {top}]")
+    return qualities
+
+
+def measure(model, variables, originals: np.ndarray, quality, args) -> dict:
+    """The MSE image, x0_hat at each ``--t`` and each ``--runs`` sample, at one quality."""
     x = model_lib.from_uint8(jnp.asarray(originals))
+    q = None if quality is None else jnp.full((x.shape[0],), quality, jnp.float32)
 
     def psnr(a):
         mse = jnp.mean(jnp.square(jnp.clip(a, -1, 1) - x), axis=(1, 2, 3))
         return float(jnp.mean(10 * jnp.log10(4.0 / mse)))
 
-    def quality(a):  # mean LPIPS, and the mean shift of each channel in 8-bit levels
+    def image_quality(a):  # mean LPIPS, and the mean shift of each channel in 8-bit levels
         a = np.asarray(model_lib.to_uint8(jnp.clip(a, -1, 1))).astype(np.uint8)
         lpips = float(np.mean([metrics.lpips(o, r) for o, r in zip(originals, a)]))
         shift = (a.astype(np.float64) - originals).mean(axis=(0, 1, 2))
         return dict(lpips=round(lpips, 4), shift=[round(float(v), 2) for v in shift])
 
-    y_hat = model.apply(variables, x, train=False)["y_hat"]
-    cond = model.apply(variables, y_hat, method=model.condition)
+    y_hat = model.apply(variables, x, train=False, quality=q)["y_hat"]
+    cond = model.apply(variables, y_hat, q, method=model.condition)
     schedule = model_lib.diffusion_option(model, "schedule")
     eps_fn = jax.jit(lambda z, t: model.apply(variables, z, t, cond, method=model.denoise))
-    result = dict(mse_image_psnr=psnr(cond[0]), mse_image=quality(cond[0]), t={}, samples={},
-                  sample_quality={})
+    result = dict(mse_image_psnr=psnr(cond[0]), mse_image=image_quality(cond[0]), t={},
+                  samples={}, sample_quality={})
     print(f"MSE image g_s(y_hat): PSNR {result['mse_image_psnr']:.2f} dB, "
           f"{result['mse_image']}")
 
@@ -114,10 +155,10 @@ def main():
         out = blur_diffusion.sample(eps_fn, x.shape, jax.random.PRNGKey(0), int(steps),
                                     schedule, sampler)
         result["samples"][run] = psnr(out)
-        result["sample_quality"][run] = quality(out)
+        result["sample_quality"][run] = image_quality(out)
         print(f"{sampler}, {steps} steps: PSNR {result['samples'][run]:.2f} dB, "
               f"{result['sample_quality'][run]}", flush=True)
-    print(json.dumps(result))
+    return result
 
 
 if __name__ == "__main__":
