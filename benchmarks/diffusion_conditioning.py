@@ -72,7 +72,11 @@ def main():
                              "default quality); one set of figures per quality")
     parser.add_argument("--zero-unet", action="store_true",
                         help="zero the U-Net's output layer: the preconditioning alone "
-                             "(x_mse plus white noise of std prior_std as the prior)")
+                             "(x_mse plus noise of std prior_std as the prior)")
+    parser.add_argument("--prior-std", type=float, default=None,
+                        help="with --zero-unet: another prior_std of the preconditioning")
+    parser.add_argument("--prior-cutoff", type=float, default=None,
+                        help="with --zero-unet: another prior_cutoff (unet.prior_spectrum)")
     args = parser.parse_args()
     if args.crop % 64:
         raise SystemExit(f"--crop must be a multiple of 64, got {args.crop}")
@@ -84,6 +88,10 @@ def main():
     qualities = parse_qualities(args.quality, model)
     if args.zero_unet:
         variables = zero_output_layer(variables)
+        model = with_prior(model, args.prior_std, args.prior_cutoff)
+    elif args.prior_std is not None or args.prior_cutoff is not None:
+        raise SystemExit("--prior-std and --prior-cutoff go with --zero-unet: a trained U-Net "
+                         "learnt its own prior's residual")
     originals = center_crops(args.images, args.limit, args.crop)
     results = {}
     for quality in qualities:
@@ -94,6 +102,16 @@ def main():
         print(json.dumps(results[None]))
     else:
         print(json.dumps({"qualities": {f"{q:g}": r for q, r in results.items()}}))
+
+
+def with_prior(model, prior_std, prior_cutoff):
+    """The model with the preconditioning's prior replaced where given (None: kept)."""
+    options = dict(model.decoder_options)
+    if prior_std is not None:
+        options["prior_std"] = prior_std
+    if prior_cutoff is not None:
+        options["prior_cutoff"] = prior_cutoff
+    return model.clone(decoder_options=tuple(sorted(options.items())))
 
 
 def parse_qualities(text: str, model) -> list:

@@ -14,7 +14,8 @@ then learns what the MSE image lacks.
 - ``DiffusionDecoder``: the U-Net with its :class:`~laplace_codec.models.decoders.blur_diffusion.Schedule`
   and default sampling settings, and (``prior_std > 0``) the preconditioning below.
 
-Preconditioning (``prior_std = s``; 0 gives the bare U-Net). Per DCT frequency f, with
+Preconditioning (``prior_std = s``; 0 gives the bare U-Net; ``prior_cutoff`` shapes s by
+frequency, :func:`prior_spectrum`). Per DCT frequency f, with
 ``a = alpha_vec_t[f]``, ``sigma = sigma_t`` and ``m = V^T x_mse`` the MSE image of the
 condition, the decoder returns
 
@@ -150,6 +151,7 @@ class DiffusionDecoder(nn.Module):
     sigma_b_max: float = 25.0
     d_min: float = 0.001
     prior_std: float = 0.0  # s of the preconditioning (module docstring); 0: bare U-Net
+    prior_cutoff: float = 0.0  # r_0 of the prior's spectrum (prior_spectrum); 0: white
     # Sampling defaults (a file's header may override them): see blur_diffusion.sample.
     steps: int = 500
     sampler: str = "ancestral"
@@ -185,14 +187,33 @@ class DiffusionDecoder(nn.Module):
         u = self.unet(z_t, t, cond)
         if not self.prior_std:
             return u
-        return preconditioned_eps(z_t, t, cond[0], u, self.schedule, self.prior_std)
+        return preconditioned_eps(z_t, t, cond[0], u, self.schedule, self.prior_std,
+                                  self.prior_cutoff)
+
+
+def prior_spectrum(lam: jax.Array, prior_std: float, prior_cutoff: float = 0.0) -> jax.Array:
+    """``s(f)``, the prior's std at each DCT frequency (``lam`` = |f|^2): ``prior_std`` at
+    every frequency (white, ``prior_cutoff = 0``), or ``prior_std * min(1, r_0^2 / |f|^2)``
+    with ``r_0 = prior_cutoff``: flat up to r_0 and then falling as 1/|f|^2, the shape of
+    what an MSE decoder loses (measured on Kodak for laplacian-mse-vr: above |f| ~ 2.5 the
+    MSE image keeps almost nothing and its residual is the image's own spectrum, which
+    falls about as 1/|f|^2; below, the residual is roughly flat; docs/RESULTS.md, "A prior
+    shaped like the residual")."""
+    if prior_cutoff < 0:
+        raise ValueError(f"prior_cutoff must be >= 0 (0: a white prior), got {prior_cutoff}")
+    if not prior_cutoff:
+        return jnp.full_like(lam, prior_std)
+    return prior_std * jnp.minimum(1.0, prior_cutoff ** 2 / jnp.maximum(lam, 1e-12))
 
 
 def preconditioned_eps(z_t: jax.Array, t: jax.Array, x_mse: jax.Array, u: jax.Array,
-                       schedule: blur_diffusion.Schedule, prior_std: float) -> jax.Array:
-    """``eps_hat`` of the preconditioning in the module docstring, from the U-Net output u."""
+                       schedule: blur_diffusion.Schedule, prior_std: float,
+                       prior_cutoff: float = 0.0) -> jax.Array:
+    """``eps_hat`` of the preconditioning in the module docstring, from the U-Net output u;
+    ``s`` is :func:`prior_spectrum` of ``prior_std`` and ``prior_cutoff``."""
     lam = blur_diffusion.squared_frequencies(*z_t.shape[1:3])
     a, sigma2 = schedule.coefficients(t, lam)
+    prior_std = prior_spectrum(lam, prior_std, prior_cutoff)
     denom = a * a * prior_std ** 2 + sigma2
     base = jnp.sqrt(sigma2) * (blur_diffusion.dct2(z_t) - a * blur_diffusion.dct2(x_mse))
     f_eps = base / denom + (a * prior_std) * jax.lax.rsqrt(denom) * blur_diffusion.dct2(u)
