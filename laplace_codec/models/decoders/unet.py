@@ -213,7 +213,8 @@ def preconditioned_eps(z_t: jax.Array, t: jax.Array, x_mse: jax.Array, u: jax.Ar
     ``s`` is :func:`prior_spectrum` of ``prior_std`` and ``prior_cutoff``."""
     lam = blur_diffusion.squared_frequencies(*z_t.shape[1:3])
     a, sigma2 = schedule.coefficients(t, lam)
-    prior_std = prior_spectrum(lam, prior_std, prior_cutoff)
+    if prior_cutoff:  # a white prior stays a Python float: the bundled decoders' exact graph
+        prior_std = prior_spectrum(lam, prior_std, prior_cutoff)
     denom = a * a * prior_std ** 2 + sigma2
     base = jnp.sqrt(sigma2) * (blur_diffusion.dct2(z_t) - a * blur_diffusion.dct2(x_mse))
     f_eps = base / denom + (a * prior_std) * jax.lax.rsqrt(denom) * blur_diffusion.dct2(u)
