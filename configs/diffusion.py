@@ -56,6 +56,9 @@ def use_diffusion_decoder(config: ml_collections.ConfigDict) -> ml_collections.C
     # eps_loss_weight: truncated-SNR weighting, the x0 error where noise dominates); 0: the
     # plain eps-MSE of eq. 11, which the bundled decoders were trained with.
     config.loss.eps_weight_cap = 0.0
+    # The U-Net's own output against unet.unet_target (the eps error weighted by 1 / c^2,
+    # uncapped, where the capped weight did not help: docs/RESULTS.md); False: the eps loss.
+    config.loss.unet_target = False
     config.train.ema_decay = 0.999
     config.eval.diffusion_steps = 10
     return config

@@ -107,6 +107,35 @@ def test_the_weighted_eps_loss_is_the_eps_mse_where_the_weight_is_one():
     assert float(extra_late["eps_mse"]) == float(extra["eps_mse"])  # reported unweighted
 
 
+def test_the_unet_target_loss_is_the_unet_error_and_excludes_the_capped_weight():
+    import ml_collections
+
+    from laplace_codec.models.decoders import kinds
+
+    kind = kinds.DiffusionKind((("prior_std", 0.1),))
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.uniform(-1, 1, (2, 8, 8, 3)), jnp.float32)
+    eps, eps_hat, u, target = (jnp.asarray(rng.normal(size=x.shape), jnp.float32)
+                               for _ in range(4))
+    out = dict(t=jnp.array([0.3, 0.6]), eps=eps, eps_hat=eps_hat, x0_hat=x, unet=u,
+               unet_target=target)
+
+    def loss(**options):
+        config = ml_collections.ConfigDict(dict(beta=0.0, **options))
+        return kind.loss(out, x, jnp.zeros(()), config, jnp.ones(2))
+
+    value, _, extra = loss(unet_target=True)
+    np.testing.assert_allclose(value, jnp.mean(jnp.square(u - target)), rtol=1e-6)
+    np.testing.assert_allclose(extra["eps_mse"], jnp.mean(jnp.square(eps - eps_hat)), rtol=1e-6)
+    with pytest.raises(ValueError, match="one"):
+        loss(unet_target=True, eps_weight_cap=50.0)
+    bare = dict(out)
+    del bare["unet_target"]
+    with pytest.raises(ValueError, match="prior_std"):
+        kind.loss(bare, x, jnp.zeros(()), ml_collections.ConfigDict(dict(unet_target=True)),
+                  jnp.ones(2))
+
+
 @pytest.mark.parametrize("sigma_b_max", [0.0, 5.0, 25.0])
 def test_posterior_is_gaussian_conditioning(sigma_b_max):
     """q(f_s | f_t, f_x) equals conditioning the joint Gaussian of (f_s, f_t) given f_x, per
@@ -298,3 +327,23 @@ def test_prior_spectrum_is_flat_to_the_cutoff_then_falls_as_inverse_square():
     assert prior_spectrum(lam, 0.1, 2.0).tolist() == pytest.approx([0.1, 0.1, 0.1, 0.025])
     with pytest.raises(ValueError, match="prior_cutoff"):
         prior_spectrum(lam, 0.1, -1.0)
+
+
+@pytest.mark.parametrize("cutoff", [0.0, 1.5])
+def test_unet_target_is_the_output_that_predicts_eps_exactly(cutoff):
+    from laplace_codec.models.decoders.unet import preconditioned_eps, unet_target
+
+    schedule, s = bd.Schedule(25.0), 0.1
+    x = _photo(16)
+    x_mse = x + 0.05 * jax.random.normal(jax.random.PRNGKey(3), x.shape)
+    eps = jax.random.normal(jax.random.PRNGKey(4), x.shape)
+    for t in [0.01, 0.2, 0.5, 0.9]:
+        tt = jnp.full((1,), t)
+        z = bd.diffuse(x, tt, eps, schedule)
+        target = unet_target(x, x_mse, eps, tt, schedule, s, cutoff)
+        eps_hat = preconditioned_eps(z, tt, x_mse, target, schedule, s, cutoff)
+        assert float(jnp.max(jnp.abs(eps_hat - eps))) < 1e-4, t
+        # Unit scale at every t: the eps it replaces, or the MSE image's miss over s.
+        assert 0.2 < float(jnp.std(target)) < 5.0, t
+    with pytest.raises(ValueError, match="prior_std"):
+        unet_target(x, x_mse, eps, jnp.full((1,), 0.5), schedule, 0.0)

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 
 from laplace_codec.models import perceptual
 from laplace_codec.models.decoders import blur_diffusion
-from laplace_codec.models.decoders.unet import DiffusionDecoder
+from laplace_codec.models.decoders.unet import DiffusionDecoder, unet_target
 
 
 class DecoderKind:
@@ -165,15 +165,21 @@ class DiffusionKind(DecoderKind):
         eps = jax.random.normal(jax.random.fold_in(rng, 2), x.shape, x.dtype)
         schedule = module.phi.schedule
         z_t = blur_diffusion.diffuse(x, t, eps, schedule)
-        eps_hat = module.phi(z_t, t, module.g_s(y_hat, pyramid=True))
-        return dict(t=t, eps=eps, eps_hat=eps_hat,
-                    x0_hat=blur_diffusion.predict_x0(z_t, t, eps_hat, schedule))
+        cond = module.g_s(y_hat, pyramid=True)
+        eps_hat, u = module.phi(z_t, t, cond, return_unet=True)
+        out = dict(t=t, eps=eps, eps_hat=eps_hat, unet=u,
+                   x0_hat=blur_diffusion.predict_x0(z_t, t, eps_hat, schedule))
+        if module.phi.prior_std:
+            out["unet_target"] = unet_target(x, cond[0], eps, t, schedule,
+                                             module.phi.prior_std, module.phi.prior_cutoff)
+        return out
 
     def loss(self, out, x, rate_term, loss_config, weight):
         """``L = lmbda R + ||eps - eps_hat||^2 + beta w(t) LPIPS(x, x0_hat)`` (eqs. 11-12),
         ``w(t)`` of ``blur_diffusion.lpips_weight`` (``loss.lpips_snr_cap``). With
         ``loss.eps_weight_cap`` > 0 the eps term is weighted per frequency by
-        ``blur_diffusion.eps_loss_weight`` (``eps_mse`` stays the unweighted figure). ``mse``
+        ``blur_diffusion.eps_loss_weight``; with ``loss.unet_target`` it is the U-Net's own
+        error against ``unet.unet_target`` (``eps_mse`` stays the unweighted figure). ``mse``
         is that of the one-step reconstruction x0_hat (a training signal, not the sampled
         image's)."""
         mse = jnp.mean(jnp.square(out["x0_hat"] - x))
@@ -181,7 +187,15 @@ class DiffusionKind(DecoderKind):
         eps_mse = jnp.mean(jnp.square(error))
         squared = jnp.square(error)
         cap = loss_config.get("eps_weight_cap", 0.0)
-        if cap:
+        if loss_config.get("unet_target", False):
+            if cap:
+                raise ValueError("loss.unet_target and loss.eps_weight_cap are two weightings "
+                                 "of the eps loss; set one (eps_weight_cap = 0)")
+            if "unet_target" not in out:
+                raise ValueError("loss.unet_target needs the preconditioning: set "
+                                 "model.diffusion.prior_std > 0")
+            squared = jnp.square(out["unet"] - out["unet_target"])
+        elif cap:
             frequency_weight = blur_diffusion.eps_loss_weight(
                 out["t"], x.shape[1], x.shape[2], self.settings.schedule, cap)
             # The DCT is orthonormal: with weight 1 this is eps_mse exactly (up to rounding).

@@ -183,12 +183,14 @@ class DiffusionDecoder(nn.Module):
     def schedule(self) -> blur_diffusion.Schedule:
         return blur_diffusion.Schedule(self.sigma_b_max, self.d_min)
 
-    def __call__(self, z_t: jax.Array, t: jax.Array, cond: list[jax.Array]) -> jax.Array:
+    def __call__(self, z_t: jax.Array, t: jax.Array, cond: list[jax.Array],
+                 return_unet: bool = False):
+        """``eps_hat``; with ``return_unet``, ``(eps_hat, U)`` (U: the U-Net's own output,
+        what ``loss.unet_target`` trains against :func:`unet_target`)."""
         u = self.unet(z_t, t, cond)
-        if not self.prior_std:
-            return u
-        return preconditioned_eps(z_t, t, cond[0], u, self.schedule, self.prior_std,
-                                  self.prior_cutoff)
+        eps_hat = u if not self.prior_std else preconditioned_eps(
+            z_t, t, cond[0], u, self.schedule, self.prior_std, self.prior_cutoff)
+        return (eps_hat, u) if return_unet else eps_hat
 
 
 def prior_spectrum(lam: jax.Array, prior_std: float, prior_cutoff: float = 0.0) -> jax.Array:
@@ -219,6 +221,35 @@ def preconditioned_eps(z_t: jax.Array, t: jax.Array, x_mse: jax.Array, u: jax.Ar
     base = jnp.sqrt(sigma2) * (blur_diffusion.dct2(z_t) - a * blur_diffusion.dct2(x_mse))
     f_eps = base / denom + (a * prior_std) * jax.lax.rsqrt(denom) * blur_diffusion.dct2(u)
     return blur_diffusion.idct2(f_eps)
+
+
+def unet_target(x: jax.Array, x_mse: jax.Array, eps: jax.Array, t: jax.Array,
+                schedule: blur_diffusion.Schedule, prior_std: float,
+                prior_cutoff: float = 0.0) -> jax.Array:
+    """The U-Net output U for which :func:`preconditioned_eps` returns exactly ``eps``, given
+    the image x and the noise eps of ``z_t = diffuse(x, t, eps)``, in pixel space. Per DCT
+    frequency, with ``D = a^2 s^2 + sigma^2``:
+
+        U* = (a s eps - sigma (x - x_mse) / s) / sqrt(D)
+
+    (solve the module docstring's ``eps_hat = eps`` for U, with ``f_z = a x + sigma eps``;
+    written without dividing by a, which the blur takes to 1e-3 and below). Unit scale at
+    every t and frequency: where the blur has taken the signal (``a << sigma``) it is
+    ``-(x - x_mse) / s``, what the MSE image misses in units of the prior's std; at small t,
+    eps. The loss ``|U - U*|^2`` weighs an eps error by ``1 / c^2 = D / (a s)^2``, which no
+    capped SNR weight reaches (docs/RESULTS.md, "Does a capped SNR weighting repair the eps
+    loss?"): the loss weighting of Karras et al. (2022) for a preconditioned network."""
+    if not prior_std > 0:
+        raise ValueError(f"unet_target needs the preconditioning (prior_std > 0), got "
+                         f"prior_std = {prior_std}; without it the U-Net predicts eps itself")
+    lam = blur_diffusion.squared_frequencies(*x.shape[1:3])
+    a, sigma2 = schedule.coefficients(t, lam)
+    s = prior_spectrum(lam, prior_std, prior_cutoff)
+    sigma = jnp.sqrt(sigma2)
+    f_target = ((a * s) * blur_diffusion.dct2(eps)
+                - (sigma / s) * blur_diffusion.dct2(x - x_mse)) * jax.lax.rsqrt(a * a * s * s
+                                                                            + sigma2)
+    return blur_diffusion.idct2(f_target)
 
 
 def _fields(module_class) -> set[str]:
