@@ -8,11 +8,12 @@ one decoder sees every rate:
     laplace-codec export --ckpt runs/variable-diffusion --name laplacian-diffusion-vr \\
         --out laplace_codec/weights --eval '../shared/data/kodak/*.png'
 
-``--config.loss.eps_weight_cap=50`` trains with the per-frequency truncated-SNR weighting of
-the eps loss (blur_diffusion.eps_loss_weight) instead of the plain eps-MSE of eq. 11: the
-remedy docs/RESULTS.md ("Why more sampling steps hurt") proposes; compare the two with
-benchmarks/diffusion_conditioning.py (x0_hat against the zeroed U-Net at every t) and on
-Kodak LPIPS at 5, 10, 25 and 50 steps before the long run. Expected to beat the MSE decoder
+Which loss: the plain eps-MSE of eq. 11 (the default, the bundled decoders' loss) lets the
+U-Net's output at blurred frequencies drift, which lands in x0_hat as noise; a capped SNR
+weighting (``--config.loss.eps_weight_cap=50``) does not repair that, and
+``--config.loss.unet_target=True`` (the U-Net's own output against ``unet.unet_target``) is
+the candidate (docs/RESULTS.md, "Does a capped SNR weighting repair the eps loss?"; gate it
+with configs/sweeps/diffusion_loss_repair.py before the long run). Expected to beat the MSE decoder
 on LPIPS and KID at every quality (issue 22's target) after enough steps; not yet trained.
 """
 

@@ -14,6 +14,9 @@ steps with the same data, with an EMA of about the last 200 steps:
 
 The better loss has x0_hat at t >= 0.2 no worse than the MSE image, and LPIPS that does not
 rise from 5 to 50 DDIM steps; the long run (configs/cpu/variable_diffusion.py) takes it.
+Not run: the cheaper configs/sweeps/diffusion_loss_repair.py showed the capped weight no
+better than the plain loss (docs/RESULTS.md), and each point here costs 2000 steps of 1.7-4.8
+s (by machine).
 """
 
 from configs.cpu import variable_diffusion
