@@ -27,6 +27,7 @@ def get_config():
     config.train.num_steps = 2_000
     config.train.ema_decay = 0.995
     config.optim.decay_start = 1.0
+    config.loss.unet_target = False  # the two eps losses compared here
     return config
 
 

@@ -15,8 +15,8 @@ continues for 250 steps under each loss (plain, capped SNR weight, the U-Net's o
 The plain loss (cap 0) is the control at equal steps. A loss repairs the decoder if its
 x0_hat at t >= 0.2 climbs back to the MSE image's PSNR while the control's does not, and its
 LPIPS stops rising from 5 to 50 DDIM steps. Measured: the capped weight does not
-(docs/RESULTS.md, "Does a capped SNR weighting repair the eps loss?"); unet_target=True is
-the point to run next.
+and unet_target=True does (docs/RESULTS.md, "Does a capped SNR weighting repair the eps
+loss?").
 """
 
 from configs.sweeps import zoo_diffusion
