@@ -199,8 +199,8 @@ def prior_spectrum(lam: jax.Array, prior_std: float, prior_cutoff: float = 0.0) 
     with ``r_0 = prior_cutoff``: flat up to r_0 and then falling as 1/|f|^2, the shape of
     what an MSE decoder loses (measured on Kodak for laplacian-mse-vr: above |f| ~ 2.5 the
     MSE image keeps almost nothing and its residual is the image's own spectrum, which
-    falls about as 1/|f|^2; below, the residual is roughly flat; docs/RESULTS.md, "A prior
-    shaped like the residual")."""
+    falls about as |f|^-2.5, within 10% of 1/|f|^2 above |f| = 2; below, the residual is
+    roughly flat; docs/RESULTS.md, "A prior shaped like the residual")."""
     if prior_cutoff < 0:
         raise ValueError(f"prior_cutoff must be >= 0 (0: a white prior), got {prior_cutoff}")
     if not prior_cutoff:
