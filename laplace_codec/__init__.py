@@ -7,16 +7,20 @@ Model in Neural Codec with Blur-dissipated Synthesis" (Khoshkhahtinat et al., CV
     image_hat = codec.decompress(data)            # -> uint8 RGB (H, W, 3)
 """
 
-from laplace_codec.api import load
-from laplace_codec.coding.codec import Codec, enable_compilation_cache
-from laplace_codec.errors import (
+from laplace_codec import xla_cpu
+
+xla_cpu.prefer_narrow_vectors()  # before JAX starts its backend: see xla_cpu.py
+
+from laplace_codec.api import load  # noqa: E402
+from laplace_codec.coding.codec import Codec, enable_compilation_cache  # noqa: E402
+from laplace_codec.errors import (  # noqa: E402
                                   CheckpointError,
                                   FormatError,
                                   InputError,
                                   LaplaceCodecError,
                                   ModelMismatchError,
 )
-from laplace_codec.images import ConversionWarning
+from laplace_codec.images import ConversionWarning  # noqa: E402
 
 __version__ = "0.5.1"
 __all__ = ["Codec", "load", "enable_compilation_cache", "CheckpointError", "FormatError", "InputError",
