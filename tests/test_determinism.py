@@ -4,8 +4,10 @@ decoder that goes out of sync stops with the symbol-CRC error.
 
 What is guaranteed, and why: the encoder and the decoder feed bit-identical inputs to the
 same compiled step functions (``codec.py``), and the coding tables are integers stored with
-the checkpoint, so the range coder sees the same indexes on both sides. XLA:CPU's results do
-not depend on the number of threads (tested here, bit for bit).
+the checkpoint, so the range coder sees the same indexes on both sides. The bytes do not depend
+on the number of threads (tested, bit for bit); the decoded pixels may, by float rounding in
+the synthesis: bit for bit on the AVX-512 machines, one pixel in 73728 one level apart on an
+AVX2 one (2026-12-06).
 
 - Op-by-op execution (``jax.disable_jit``) is not the product path. It writes the same bytes
   here; for the Laplacian model its means differ from the compiled ones by about 1e-6, and
@@ -99,7 +101,7 @@ _WORKER = textwrap.dedent("""
 """)
 
 
-def test_a_single_thread_process_writes_the_same_bytes_and_decodes_the_same_pixels(
+def test_a_single_thread_process_writes_the_same_bytes_and_decodes_within_rounding(
         trained_workdir, trained_laplacian_workdir, codec, laplacian_codec, photo, tmp_path):
     if shutil.which("taskset") is None:
         pytest.skip("taskset (util-linux) is not installed")
@@ -125,8 +127,12 @@ def test_a_single_thread_process_writes_the_same_bytes_and_decodes_the_same_pixe
     assert out["affinity"] == [0]
     for name, (c, _) in codecs.items():
         assert out[name], f"{name}: one thread wrote different bytes"
-        np.testing.assert_array_equal(np.load(args["decoded"][name]),
-                                      c.decompress((tmp_path / f"{name}.lgc").read_bytes()))
+        theirs = np.load(args["decoded"][name]).astype(int)
+        ours = c.decompress((tmp_path / f"{name}.lgc").read_bytes()).astype(int)
+        assert np.abs(theirs - ours).max() <= 1, f"{name}: decoded images differ by more " \
+                                                 f"than float rounding"
+        assert np.mean(theirs != ours) < 1e-3, f"{name}: {np.mean(theirs != ours):.2%} of " \
+                                               f"the decoded values differ"
 
 
 def _perturb(monkeypatch, codec, which_step, mu_shift=0.0, sigma_scale=1.0):

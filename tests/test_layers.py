@@ -1,6 +1,6 @@
 """The package's walls, read from its own imports (no module is imported here).
 
-Layers, from the bottom: the foundation (``errors``, ``atomic``, ``images``) < ``models`` <
+Layers, from the bottom: the foundation (``errors``, ``atomic``, ``images``, ``xla_cpu``) < ``models`` <
 ``coding`` < ``zoo`` < ``training`` and ``evaluation`` (side by side, neither importing the
 other) < ``api`` < ``cli``. A module may import only from its own layer or below; the import
 graph has no cycle; the model never touches TensorFlow or the range coder; the bitstream
@@ -23,6 +23,7 @@ LAYERS = {  # module prefix -> (rank, group)
     "laplace_codec.errors": (0, "foundation"),
     "laplace_codec.atomic": (0, "foundation"),
     "laplace_codec.images": (0, "foundation"),
+    "laplace_codec.xla_cpu": (0, "foundation"),
     "laplace_codec.models": (1, "models"),
     "laplace_codec.coding": (2, "coding"),
     "laplace_codec.zoo": (3, "zoo"),
