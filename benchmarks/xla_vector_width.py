@@ -18,17 +18,9 @@ import subprocess
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
 
-
-def cpu_flags() -> str:
-    """Whether this CPU has AVX-512 and AVX2, from /proc/cpuinfo (Linux)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line.split(":", 1)[1].split() for line in f
-                          if line.startswith("flags")), [])
-    except OSError:
-        return "unknown CPU flags"
-    return f"avx512f={'avx512f' in flags}, avx2={'avx2' in flags}"
+from laplace_codec import xla_cpu  # noqa: E402
 
 
 def main():
@@ -38,7 +30,8 @@ def main():
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--timeout", type=float, default=900.0)
     args = parser.parse_args()
-    print(f"{args.config}: {cpu_flags()}", flush=True)
+    print(f"{args.config}: AVX2 without AVX-512 (laplace_codec sets width 128): "
+          f"{xla_cpu.needs_narrow_vectors()}", flush=True)
     results = {}
     for width in args.widths:
         env = {k: v for k, v in os.environ.items() if k != "LAPLACE_CODEC_CACHE"}
