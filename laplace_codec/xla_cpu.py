@@ -4,8 +4,9 @@ On x86 CPUs without AVX-512 (AVX2 machines such as AMD EPYC Rome/Milan), LLVM's 
 instruction selection spends tens of minutes in ``combineLoad`` on some kernels of the
 Laplacian entropy model's training step when XLA asks for 256-bit vectors (its default): the
 test config's step did not finish compiling in 30 minutes, where an AVX-512 machine takes 45 s.
-Preferring 128-bit vectors compiles it in about 100 s; the CPU Laplacian config's step
-compiles in 110 s instead of 195 s and runs about 6% slower. See
+Preferring 128-bit vectors compiles it in about 100 s; the campaign's variable-rate step
+compiles in 114 s instead of 181 s and runs in 0.79 of the time (the CPU Laplacian config's,
+6% slower in one run). See
 ``benchmarks/xla_vector_width.py`` and docs/RESULTS.md, "Compiling on AVX2 machines".
 
 XLA reads ``XLA_FLAGS`` once, when JAX first starts its CPU backend, so the package sets the
