@@ -37,9 +37,14 @@ def load(path: str | None = None, name: str | None = None, steps: int | None = N
     """Loads a trained codec from a checkpoint (a training workdir or one of its steps) or,
     when ``path`` is not a file system path, the bundled zoo model of that name
     (``laplace-codec models`` lists them); without ``path``, the default model (the
-    command line's: ``$LAPLACE_CODEC_DEFAULT_MODEL`` or ``laplacian-mse-vr``). ``steps`` and
-    ``sampler`` set a diffusion decoder's defaults for the files it writes."""
+    command line's: ``$LAPLACE_CODEC_DEFAULT_MODEL`` or ``laplacian-mse-vr``). ``name`` renames
+    a checkpoint's codec (default: its config's name); a bundled model is chosen by ``path``.
+    ``steps`` and ``sampler`` set a diffusion decoder's defaults for the files it writes."""
     if path is None:
+        if name is not None:
+            raise ValueError(f"load(name={name!r}) names a checkpoint's codec; it does not "
+                             f"choose a bundled model: load({name!r}) loads the zoo model of "
+                             f"that name, load(PATH, name=...) a checkpoint under that name")
         return load_bundled(zoo.default_name(), steps=steps, sampler=sampler)
     if not os.path.exists(os.path.expanduser(path)):
         if path in zoo.available():

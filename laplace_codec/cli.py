@@ -15,6 +15,7 @@
     laplace-codec compress --ckpt VR --quality 2.5 IN.png OUT.lgc  # a variable-rate model
     laplace-codec compress A.png B.jpg C.png --out-dir D  # many files, one start-up
     laplace-codec decompress D/*.lgc --out-dir R
+    laplace-codec compress IN.png -o OUT.lgc             # -o/--output, as cwebp and bpgenc
 
 Outputs that exist are kept unless -f/--force is given.
 
@@ -88,13 +89,21 @@ def _since_process_start() -> float | None:
         return None
 
 
-def _pairs(paths: list[str], out_dir: str | None, suffix: str) -> list[tuple[str, str]]:
-    """(input, output) pairs: ``IN OUT``, or with ``out_dir`` every path an input whose output
-    is named after it (``photo.png`` -> ``D/photo.lgc``; ``sample:NAME`` -> ``D/NAME...``)."""
+def _pairs(paths: list[str], out_dir: str | None, suffix: str,
+           output: str | None = None) -> list[tuple[str, str]]:
+    """(input, output) pairs: ``IN OUT``, ``IN -o OUT``, or with ``out_dir`` every path an
+    input whose output is named after it (``photo.png`` -> ``D/photo.lgc``; ``sample:NAME``
+    -> ``D/NAME...``)."""
+    if output is not None:
+        if out_dir is not None or len(paths) != 1:
+            raise _UsageError(f"-o/--output names the output of one input; give one input "
+                              f"with -o OUT, or several inputs and --out-dir D (got "
+                              f"{len(paths)} paths{' and --out-dir' if out_dir else ''})")
+        return [(paths[0], output)]
     if out_dir is None:
         if len(paths) != 2:
-            raise _UsageError(f"give an input and an output, or several inputs and --out-dir D "
-                              f"(got {len(paths)} paths)")
+            raise _UsageError(f"give an input and an output (IN OUT or IN -o OUT), or several "
+                              f"inputs and --out-dir D (got {len(paths)} paths)")
         return [(paths[0], paths[1])]
     if not os.path.isdir(out_dir):
         raise _UsageError(f"--out-dir {out_dir} is not a folder")
@@ -127,7 +136,7 @@ def cmd_compress(args) -> None:
                           f"--lmbda and --target-bpp, not {_flags(*models, *rates)}")
     if args.family and (args.target_bpp is None or models):
         raise _UsageError("--family only applies with --target-bpp and the bundled models")
-    pairs = _pairs(args.paths, args.out_dir, ".lgc")
+    pairs = _pairs(args.paths, args.out_dir, ".lgc", args.output)
     _check_outputs(pairs, args.force)
     family = args.target_bpp is not None and (args.family or not (models or
                                                                   _default_is_variable()))
@@ -217,7 +226,7 @@ LOSSY_SUFFIXES = (".jpg", ".jpeg", ".webp", ".avif", ".heic", ".jxl")
 
 
 def cmd_decompress(args) -> None:
-    pairs = _pairs(args.paths, args.out_dir, ".png")
+    pairs = _pairs(args.paths, args.out_dir, ".png", args.output)
     _check_outputs(pairs, args.force)
     loading, tensorflow_s, codecs = 0.0, 0.0, {}
     for source, output in pairs:
@@ -365,10 +374,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--family", help="with --target-bpp: the bundled family to choose from "
                    "(default: the default model's)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="IN OUT: an image file (or "
-                   "sample:NAME for a bundled photograph) and the .lgc file to write; with "
-                   "--out-dir, any number of images")
+                   "sample:NAME for a bundled photograph) and the .lgc file to write (or IN "
+                   "with -o OUT); with --out-dir, any number of images")
     p.add_argument("--out-dir", dest="out_dir", help="write D/NAME.lgc for every input "
                    "image (one start-up for many files)")
+    p.add_argument("-o", "--output", help="the .lgc file to write (instead of a second PATH)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--refine", type=_refine_steps, default=0, metavar="N|best",
                    help="optimise the image's latents for N steps before coding (fewer bits "
@@ -387,9 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ckpt", help="checkpoint of the model named in the file (default: "
                    "the bundled model that wrote it)")
     p.add_argument("paths", nargs="+", metavar="PATH", help="IN OUT: a .lgc file and the "
-                   "image to write (PNG unless the suffix says otherwise); with --out-dir, "
-                   "any number of .lgc files")
+                   "image to write (PNG unless the suffix says otherwise; or IN with -o OUT); "
+                   "with --out-dir, any number of .lgc files")
     p.add_argument("--out-dir", dest="out_dir", help="write D/NAME.png for every input file")
+    p.add_argument("-o", "--output", help="the image to write (instead of a second PATH)")
     p.add_argument("-f", "--force", action="store_true", help="overwrite existing outputs")
     p.add_argument("--steps", type=int, help="diffusion decoders: override the file's steps")
     p.add_argument("--sampler", choices=bitstream.SAMPLERS[1:],

@@ -88,10 +88,21 @@ def test_many_files_one_start_up_and_outputs_are_kept_unless_forced(trained_work
     np.testing.assert_array_equal(images.read_image(str(rec_dir / "coffee.png")), x_hat)
     again = run("decompress", "--ckpt", trained_workdir, *files, "--out-dir", rec_dir)
     assert again.returncode == 2 and "pass -f/--force to overwrite" in again.stderr
-    lossy = run("decompress", "--ckpt", trained_workdir, files[0], tmp_path / "rec.jpg")
+    lossy = run("decompress", "--ckpt", trained_workdir, files[0], "-o", tmp_path / "rec.jpg")
     assert lossy.returncode == 0 and "rec.jpg is a lossy format" in lossy.stderr
     two = run("compress", "--ckpt", trained_workdir, *sources, tmp_path / "x.lgc")
     assert two.returncode == 2 and "several inputs and --out-dir" in two.stderr
+
+
+@pytest.mark.parametrize("command, suffix", [("compress", ".lgc"), ("decompress", ".png")])
+def test_output_flag_names_the_output_of_one_input(command, suffix):
+    args = cli.build_parser().parse_args([command, "in", "-o", "x" + suffix])
+    assert cli._pairs(args.paths, args.out_dir, suffix, args.output) == [("in", "x" + suffix)]
+    args = cli.build_parser().parse_args([command, "in", "--output", "y" + suffix])
+    assert cli._pairs(args.paths, args.out_dir, suffix, args.output) == [("in", "y" + suffix)]
+    for paths, out_dir in ((["a", "b"], None), (["a"], "d")):  # a second output, or a folder
+        with pytest.raises(cli._UsageError, match="-o/--output names the output of one input"):
+            cli._pairs(paths, out_dir, suffix, "x" + suffix)
 
 
 def test_version_names_the_package_and_file_formats():

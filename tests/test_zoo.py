@@ -71,6 +71,9 @@ def test_zoo_round_trip_is_exact_and_matches_the_recorded_hash(installed, photo)
     np.testing.assert_array_equal(x1, x2)
     assert x1.shape == (200, 300, 3)
     assert laplace_codec.load().model_hash.hex() == zoo.find("hp").model_hash  # the default
+    # name= renames a checkpoint's codec; it never silently falls back to the default model
+    with pytest.raises(ValueError, match=r"load\('lap'\) loads the zoo model"):
+        laplace_codec.load(name="lap")
 
 
 def test_damaged_weights_are_refused(zoo_dir, tmp_path, monkeypatch):
