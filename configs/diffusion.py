@@ -37,6 +37,12 @@ def diffusion_options() -> ml_collections.ConfigDict:
         attention_levels=(2, 3),  # linear attention at H/4 and H/8
         heads=4,
         head_dim=32,
+        # The U-Net's wiring (unet.DenoisingUNet; unet.CHEAP the cheaper one): "concat" or
+        # "add" for the condition features of H/2..H/8 and for the skips, and the kernel of
+        # the sub-pixel upsampling convolutions (3 or 1).
+        condition="concat",
+        skips="concat",
+        upsample_kernel=3,
         steps=500,  # default sampling steps (a file's header records the ones it used)
         sampler="ancestral",  # or "ddim" (deterministic, eta = 0)
     ))

@@ -347,3 +347,37 @@ def test_unet_target_is_the_output_that_predicts_eps_exactly(cutoff):
         assert 0.2 < float(jnp.std(target)) < 5.0, t
     with pytest.raises(ValueError, match="prior_std"):
         unet_target(x, x_mse, eps, jnp.full((1,), 0.5), schedule, 0.0)
+
+
+def test_the_cheap_unet_wiring_sees_every_condition_scale_and_costs_less():
+    from laplace_codec.models.decoders import unet
+
+    options = dict(width=8, multipliers=(1, 2, 3, 4), heads=2, head_dim=8)
+    net = unet.DenoisingUNet(**options, **unet.CHEAP)
+    z, t = jnp.ones((1, 32, 32, 3)), jnp.array([0.3])
+    cond = [jax.random.normal(jax.random.PRNGKey(i), (1, 32 >> i, 32 >> i, 3 if i == 0 else 12))
+            for i in range(4)]
+    params = jax.jit(net.init)(jax.random.PRNGKey(0), z, t, cond)
+    # The output convolution (the last top-level one) starts at zero: give it weights.
+    last = max((n for n in params["params"] if n.startswith("Conv_")),
+               key=lambda n: int(n.split("_")[1]))
+    kernel = params["params"][last]["kernel"]
+    params["params"][last]["kernel"] = 0.1 * jax.random.normal(jax.random.PRNGKey(9),
+                                                               kernel.shape)
+    apply = jax.jit(net.apply)
+    out = apply(params, z, t, cond)
+    assert out.shape == z.shape
+    for i in range(4):  # every scale of the condition pyramid reaches the output
+        moved = list(cond)
+        moved[i] = cond[i] + 1.0
+        assert float(jnp.max(jnp.abs(apply(params, z, t, moved) - out))) > 1e-4, i
+
+    def flops(n):  # XLA's count of the unoptimised program: nothing more to compile
+        shapes = jax.eval_shape(n.init, jax.random.PRNGKey(0), z, t, cond)
+        cost = jax.jit(n.apply).lower(shapes, z, t, cond).cost_analysis()
+        return (cost[0] if isinstance(cost, list) else cost)["flops"]
+
+    assert flops(net) < 0.7 * flops(unet.DenoisingUNet(**options))
+    with pytest.raises(ValueError, match="model.diffusion.condition must be one of"):
+        unet.DenoisingUNet(**options, condition="multiply").init(jax.random.PRNGKey(0), z, t,
+                                                                  cond)

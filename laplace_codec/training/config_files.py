@@ -3,6 +3,7 @@ for the sweep runner, the benchmarks and the architecture figure."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import sys
@@ -45,8 +46,32 @@ def load_config(path: str, overrides=()) -> ml_collections.ConfigDict:
             for p in parents:
                 target = target[p]
             if isinstance(value, str) and not isinstance(target[last], str):
-                value = type(target[last])(value)
+                value = _parse(value, target[last])
             target[last] = value
         except (KeyError, AttributeError, TypeError, ValueError) as e:
             raise InputError(f"cannot set {key}={value!r} in {path}: {e}") from None
     return config
+
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _parse(text: str, current):
+    """``text`` as a value of ``current``'s type: booleans by name (``bool("False")`` would
+    be True), tuples and lists as Python literals (``(1, 2)``; ``tuple("(1, 2)")`` would be
+    its characters), None-valued fields as a literal or else the string."""
+    if isinstance(current, bool):
+        if text.strip().lower() not in _BOOLEANS:
+            raise ValueError(f"expected true or false, got {text!r}")
+        return _BOOLEANS[text.strip().lower()]
+    if isinstance(current, (tuple, list)):
+        value = ast.literal_eval(text)
+        if not isinstance(value, (tuple, list)):
+            value = (value,)
+        return type(current)(value)
+    if current is None:
+        try:
+            return ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return text
+    return type(current)(text)

@@ -93,6 +93,21 @@ class LinearAttention(nn.Module):
         return x + Conv(c, (1, 1), kernel_init=nn.initializers.zeros)(out)
 
 
+MERGES = ("concat", "add")
+# DenoisingUNet's cheaper wiring, as model.diffusion options.
+CHEAP = dict(condition="add", skips="add", upsample_kernel=1)
+
+
+def _merge(how: str, h: jax.Array, other: jax.Array) -> jax.Array:
+    """``other`` joined to ``h``: concatenated, or added (projected by a 1x1 convolution when
+    the channel counts differ)."""
+    if how == "concat":
+        return jnp.concatenate([h, other], axis=-1)
+    if other.shape[-1] != h.shape[-1]:
+        other = Conv(h.shape[-1], (1, 1))(other)
+    return h + other
+
+
 class DenoisingUNet(nn.Module):
     """Predicts eps from (z_t, t, condition pyramid); output initialised to zero."""
 
@@ -102,9 +117,22 @@ class DenoisingUNet(nn.Module):
     attention_levels: tuple = (3,)
     heads: int = 4
     head_dim: int = 32
+    # The cheaper wiring (``CHEAP``; the defaults are the bundled decoders'): the condition
+    # features of H/2..H/8 projected (1x1) and added after the downsampling instead of
+    # concatenated, the skips added instead of concatenated, and sub-pixel upsampling by a
+    # 1x1 instead of a 3x3 convolution.
+    condition: str = "concat"
+    skips: str = "concat"
+    upsample_kernel: int = 3
 
     @nn.compact
     def __call__(self, z_t: jax.Array, t: jax.Array, cond: list[jax.Array]) -> jax.Array:
+        for name, value in (("condition", self.condition), ("skips", self.skips)):
+            if value not in MERGES:
+                raise ValueError(f"model.diffusion.{name} must be one of {MERGES}, got {value!r}")
+        if self.upsample_kernel not in (1, 3):
+            raise ValueError(f"model.diffusion.upsample_kernel must be 1 or 3, got "
+                             f"{self.upsample_kernel!r}")
         levels = len(self.multipliers)
         if levels != 4:
             raise ValueError(f"model.diffusion.multipliers needs one entry per U-Net level "
@@ -120,7 +148,7 @@ class DenoisingUNet(nn.Module):
         for i, mult in enumerate(self.multipliers):
             if i > 0:
                 h = Conv(h.shape[-1], (3, 3), strides=(2, 2))(h)
-                h = jnp.concatenate([h, cond[i]], axis=-1)
+                h = _merge(self.condition, h, cond[i])
             for _ in range(self.res_blocks):
                 h = TimeResBlock(self.width * mult)(h, temb)
                 if i in self.attention_levels:
@@ -132,14 +160,14 @@ class DenoisingUNet(nn.Module):
         h = TimeResBlock(h.shape[-1])(h, temb)
 
         for i in reversed(range(levels)):
-            h = jnp.concatenate([h, skips.pop()], axis=-1)
+            h = _merge(self.skips, h, skips.pop())
             for _ in range(self.res_blocks):
                 h = TimeResBlock(self.width * self.multipliers[i])(h, temb)
                 if i in self.attention_levels:
                     h = LinearAttention(self.heads, self.head_dim)(h)
             if i > 0:
-                h = depth_to_space(Conv(4 * self.width * self.multipliers[i - 1],
-                                           (3, 3))(h), 2)
+                k = (self.upsample_kernel,) * 2
+                h = depth_to_space(Conv(4 * self.width * self.multipliers[i - 1], k)(h), 2)
         h = nn.silu(_norm(h.shape[-1])(h))
         return Conv(z_t.shape[-1], (3, 3), kernel_init=nn.initializers.zeros)(h)
 

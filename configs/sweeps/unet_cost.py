@@ -1,0 +1,45 @@
+"""Does a U-Net of 0.42x the FLOPs train a better variable-rate diffusion decoder per CPU-hour
+(issue 22)? The decoder of configs/cpu/variable_diffusion.py (levels 32/64/96/128, the
+condition features and skips concatenated, 3x3 sub-pixel upsampling: 168 GFLOP per 768x512
+evaluation) against the cheap wiring (``unet.CHEAP``: levels 16/64/96/128, the condition
+features projected and added, skips added, 1x1 sub-pixel upsampling: 71 GFLOP), each for the
+same training time on the same frozen codec and data. On the AVX2 machine of 2026-12-06 a
+training step took 4.36 s against 2.33 s (``python benchmarks/train_throughput.py --config
+configs/cpu/variable_diffusion.py --steps 5``, then with ``--set`` the overrides below;
+campaign paused), so the cheap point gets 1.87 times the steps:
+
+    python -m laplace_codec.training.sweep --sweep=configs/sweeps/unet_cost.py \\
+        --workdir=runs/unet_cost          # about 3 hours here, one point after the other
+    python benchmarks/diffusion_conditioning.py --ckpt runs/unet_cost/unet=cheap \\
+        --quality 2,4,6 --crop 256 --limit 4 --runs ddim:5,ddim:10,ddim:25   # and unet=default
+
+The long run (configs/cpu/variable_diffusion.py) takes the cheap wiring if its LPIPS at 10
+DDIM steps is no worse at qualities 2, 4 and 6; it also decodes a 768x512 image in 0.59x the
+time (``python benchmarks/diffusion_decode.py --steps 10 --samplers ddim``: 43.6 s against
+25.8 s untrained, on that machine). Not yet run.
+"""
+
+from configs.cpu import variable_diffusion
+from laplace_codec.models.decoders import unet
+
+DEFAULT_STEPS = 1_200  # about 87 minutes at 4.36 s per step
+# The cheap point: unet.CHEAP's wiring with a narrower top level (16 instead of 32).
+CHEAP = {"config.model.diffusion.width": 16, "config.model.diffusion.multipliers": (1, 4, 6, 8),
+         **{f"config.model.diffusion.{k}": v for k, v in unet.CHEAP.items()}}
+
+
+def get_config():
+    config = variable_diffusion.get_config()
+    config.train.num_steps = DEFAULT_STEPS
+    config.train.ema_decay = 0.995
+    config.optim.decay_start = 1.0
+    return config
+
+
+def get_hyper(h):
+    return h.chainit([
+        h.product([h.fixed("config.name", "unet=default")]),
+        h.product([h.fixed("config.name", "unet=cheap"),
+                   h.fixed("config.train.num_steps", round(DEFAULT_STEPS * 4.36 / 2.33))]
+                  + [h.fixed(k, v) for k, v in CHEAP.items()]),
+    ])
