@@ -169,6 +169,9 @@ def cmd_compress(args) -> None:
         if tried:
             _log("--target-bpp tried: " + ", ".join(f"quality {q:.4g} -> {b:.4f} bpp"
                                                       for q, b in tried))
+            if encoded.quality == codec.quality_range[1]:
+                _log(f"--target-bpp: the model's highest quality ({encoded.quality:.4g}) "
+                     f"fits in {args.target_bpp} bpp; no file of this model is larger")
         atomic_write(output, encoded.data)
         pixels = image.shape[0] * image.shape[1]
         quality = (f", quality {encoded.quality:.4g} (lambda "

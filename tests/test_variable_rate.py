@@ -225,6 +225,11 @@ def test_export_records_the_curve_and_the_cli_lists_and_searches_it(variable_wor
     captured = capsys.readouterr()
     assert "--target-bpp tried: quality 4 ->" in captured.err
     assert 8 * lgc.stat().st_size / (64 * 128) <= target
+    assert "highest quality" not in captured.err
+    # a target above the highest quality's file: that file, and the message says why
+    assert cli.main(["compress", "-f", "--target-bpp", "50", str(src), str(lgc)]) == 0
+    captured = capsys.readouterr()
+    assert "the model's highest quality (4) fits in 50.0 bpp" in captured.err
 
 
 def test_new_rate_levels_continue_the_log_gains_linearly_in_log_lambda():
