@@ -24,6 +24,7 @@ counted; after ``optim.max_nonfinite`` such steps the run stops with a message.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -106,7 +107,7 @@ def state_shardings(state, mesh: Mesh, shard_params: bool = False, min_size: int
     largest axis divisible by the mesh size for arrays of at least ``min_size`` elements."""
 
     def rule(leaf):
-        shape = np.shape(leaf)
+        shape = tuple(leaf.shape) if hasattr(leaf, "shape") else np.shape(leaf)
         if not shard_params or np.prod(shape, dtype=np.int64) < min_size:
             return NamedSharding(mesh, P())
         axes = [a for a in np.argsort(shape)[::-1] if shape[a] % mesh.size == 0]
@@ -148,9 +149,8 @@ def restore_training_state(ckpt: str):
     shardings). Returns ``(config, model, state)``."""
     loaded = checkpoint.load(ckpt)
     model = model_lib.from_config(loaded.config.model)
-    state = init_state(model, loaded.config, jax.random.PRNGKey(loaded.config.seed))
-    target = jax.tree_util.tree_map(
-        lambda x: jax.ShapeDtypeStruct(np.shape(x), jnp.asarray(x).dtype), state)
+    target = jax.eval_shape(functools.partial(init_state, model, loaded.config),
+                            jax.random.PRNGKey(loaded.config.seed))  # shapes: no computation
     directory, step = checkpoint.resolve(ckpt)
     state = checkpoint.restore_state(checkpoint.manager(directory, create=False), step, target)
     return loaded.config, model, state
@@ -269,16 +269,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     if config.data.batch_size % mesh.size:
         raise ValueError(f"data.batch_size {config.data.batch_size} must be a multiple of the "
                          f"{mesh.size} devices")
-    state = init_state(model, config, jax.random.PRNGKey(config.seed))
-    sharding = state_shardings(state, mesh, config.train.get("shard_params", False))
-    train_step, batch_sharding = make_train_step(model, config, mesh, sharding)
     mngr = checkpoint.manager(os.path.join(workdir, "checkpoints"),
                               max_to_keep=config.train.keep_checkpoints)
     start = mngr.latest_step() or 0
+    # A resumed run needs only the state's shapes: initialising the weights runs the model
+    # once, op by op (20-40 s for the test configs on a slow CPU), for values that the
+    # checkpoint replaces.
+    init = functools.partial(init_state, model, config)
+    state = (jax.eval_shape(init, jax.random.PRNGKey(config.seed)) if start
+             else init(jax.random.PRNGKey(config.seed)))
+    sharding = state_shardings(state, mesh, config.train.get("shard_params", False))
+    train_step, batch_sharding = make_train_step(model, config, mesh, sharding)
     if start:
         target = jax.tree_util.tree_map(
-            lambda x, s: jax.ShapeDtypeStruct(np.shape(x), jnp.asarray(x).dtype, sharding=s),
-            state, sharding)
+            lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), state, sharding)
         state = checkpoint.restore_state(mngr, start, target)
         if jax.process_index() == 0:
             _truncate_jsonl(os.path.join(workdir, "metrics.jsonl"), start)
