@@ -98,12 +98,12 @@ MERGES = ("concat", "add")
 CHEAP = dict(condition="add", skips="add", upsample_kernel=1)
 
 
-def _merge(how: str, h: jax.Array, other: jax.Array) -> jax.Array:
-    """``other`` joined to ``h``: concatenated, or added (projected by a 1x1 convolution when
-    the channel counts differ)."""
+def _merge(how: str, h: jax.Array, other: jax.Array, project: bool) -> jax.Array:
+    """``other`` joined to ``h``: concatenated, or added (after a 1x1 convolution to h's
+    channels when ``project``: the condition features, whose scale is not the U-Net's)."""
     if how == "concat":
         return jnp.concatenate([h, other], axis=-1)
-    if other.shape[-1] != h.shape[-1]:
+    if project:
         other = Conv(h.shape[-1], (1, 1))(other)
     return h + other
 
@@ -148,7 +148,7 @@ class DenoisingUNet(nn.Module):
         for i, mult in enumerate(self.multipliers):
             if i > 0:
                 h = Conv(h.shape[-1], (3, 3), strides=(2, 2))(h)
-                h = _merge(self.condition, h, cond[i])
+                h = _merge(self.condition, h, cond[i], project=True)
             for _ in range(self.res_blocks):
                 h = TimeResBlock(self.width * mult)(h, temb)
                 if i in self.attention_levels:
@@ -160,7 +160,7 @@ class DenoisingUNet(nn.Module):
         h = TimeResBlock(h.shape[-1])(h, temb)
 
         for i in reversed(range(levels)):
-            h = _merge(self.skips, h, skips.pop())
+            h = _merge(self.skips, h, skips.pop(), project=False)
             for _ in range(self.res_blocks):
                 h = TimeResBlock(self.width * self.multipliers[i])(h, temb)
                 if i in self.attention_levels:
