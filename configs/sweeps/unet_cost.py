@@ -8,8 +8,9 @@ training step took 4.36 s against 2.33 s (``python benchmarks/train_throughput.p
 configs/cpu/variable_diffusion.py --steps 5``, then with ``--set`` the overrides below;
 campaign paused), so the cheap point gets 1.87 times the steps:
 
-    python -m laplace_codec.training.sweep --sweep=configs/sweeps/unet_cost.py \\
-        --workdir=runs/unet_cost          # about 3 hours here, one point after the other
+    for p in default:0 cheap:1; do taskset -c ${p#*:} python -m laplace_codec.training.sweep \\
+        --sweep=configs/sweeps/unet_cost.py --workdir=runs/unet_cost --only unet=${p%:*} & done
+        # the two points side by side, each pinned to a core: about 2 hours here
     python benchmarks/diffusion_conditioning.py --ckpt runs/unet_cost/unet=cheap \\
         --quality 2,4,6 --crop 256 --limit 4 --runs ddim:5,ddim:10,ddim:25   # and unet=default
 
@@ -22,7 +23,7 @@ time (``python benchmarks/diffusion_decode.py --steps 10 --samplers ddim``: 43.6
 from configs.cpu import variable_diffusion
 from laplace_codec.models.decoders import unet
 
-DEFAULT_STEPS = 1_200  # about 87 minutes at 4.36 s per step
+DEFAULT_STEPS = 800  # about 58 minutes at 4.36 s per step
 # The cheap point: unet.CHEAP's wiring with a narrower top level (16 instead of 32).
 CHEAP = {"config.model.diffusion.width": 16, "config.model.diffusion.multipliers": (1, 4, 6, 8),
          **{f"config.model.diffusion.{k}": v for k, v in unet.CHEAP.items()}}
@@ -31,6 +32,7 @@ CHEAP = {"config.model.diffusion.width": 16, "config.model.diffusion.multipliers
 def get_config():
     config = variable_diffusion.get_config()
     config.train.num_steps = DEFAULT_STEPS
+    config.train.checkpoint_every = 200  # about 15 minutes: the A/B spans sessions
     config.train.ema_decay = 0.995
     config.optim.decay_start = 1.0
     return config
