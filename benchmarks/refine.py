@@ -3,15 +3,16 @@ steps N (``compress --refine N``), for a variable-rate or fixed-rate model.
 
     python benchmarks/refine.py [--model laplacian-mse-vr] [--steps 0,20,50] \
         [--quality 1,3,5] [--images 4] [--rounding noise,sga] [--schedule constant,cosine] \
-        [--lr 5e-3,1e-2]
+        [--lr 5e-3,1e-2] [--optimizer adam,nsgd]
 
 Each image is coded at each quality with each N (real files, decoded again); the curve of N
 is the mean bpp and PSNR over the images at each quality, and its BD-rate (PSNR, pchip) is
 against N = 0 on the same images. ``--rounding`` compares relaxations of the rounding
-(``refine.ROUNDINGS``), ``--schedule`` learning-rate schedules (``refine.SCHEDULES``) and
-``--lr`` their peak rates; curves are named ``ROUNDING:SCHEDULE:LR:N``. Times are the wall time of ``encode``
+(``refine.ROUNDINGS``), ``--schedule`` learning-rate schedules (``refine.SCHEDULES``),
+``--lr`` their peak rates and ``--optimizer`` the optimisers (``refine.OPTIMIZERS``); curves
+are named ``OPTIMIZER:ROUNDING:SCHEDULE:LR:N``. Times are the wall time of ``encode``
 (analysis, refinement, coding), compilation excluded by a first untimed call per N and
-image shape. The last line is JSON: {"ROUNDING:SCHEDULE:LR:N": {"bd_rate_vs_0", "encode_s", "bpp",
+image shape. The last line is JSON: {"OPTIMIZER:ROUNDING:SCHEDULE:LR:N": {"bd_rate_vs_0", "encode_s", "bpp",
 "psnr"}, ...}.
 """
 
@@ -43,20 +44,26 @@ def main():
                         help=f"comma-separated, of {refine_lib.SCHEDULES}")
     parser.add_argument("--lr", default=str(refine_lib.LEARNING_RATE),
                         help="comma-separated peak learning rates")
+    parser.add_argument("--optimizer", default=refine_lib.OPTIMIZER,
+                        help=f"comma-separated, of {refine_lib.OPTIMIZERS}")
+    parser.add_argument("--keep-best", action="store_true",
+                        help="return the step of the lowest exact loss (refine.KEEP_BEST)")
     args = parser.parse_args()
     codec, qualities, pictures = kodak_model.load(args)
     if args.crop:
         pictures = [x[:args.crop, :args.crop] for x in pictures]
     shapes = {x.shape: x for x in pictures}.values()  # one image of each shape
-    runs = [(r, s, float(lr), int(n)) for r in args.rounding.split(",")
-            for s in args.schedule.split(",") for lr in args.lr.split(",")
-            for n in args.steps.split(",")]
-    runs = [(refine_lib.ROUNDING, refine_lib.SCHEDULE, refine_lib.LEARNING_RATE, 0)] + \
-        [run for run in runs if run[-1]]  # N = 0 once
+    runs = [(o, r, s, float(lr), int(n)) for o in args.optimizer.split(",")
+            for r in args.rounding.split(",") for s in args.schedule.split(",")
+            for lr in args.lr.split(",") for n in args.steps.split(",")]
+    runs = [(refine_lib.OPTIMIZER, refine_lib.ROUNDING, refine_lib.SCHEDULE,
+             refine_lib.LEARNING_RATE, 0)] + [run for run in runs if run[-1]]  # N = 0 once
+    refine_lib.KEEP_BEST = args.keep_best
     results = {}
-    for rounding, schedule, lr, n in runs:
+    for optimizer, rounding, schedule, lr, n in runs:
         # the defaults that Codec.encode's refinement takes
-        refine_lib.ROUNDING, refine_lib.SCHEDULE, refine_lib.LEARNING_RATE = rounding, schedule, lr
+        (refine_lib.OPTIMIZER, refine_lib.ROUNDING, refine_lib.SCHEDULE,
+         refine_lib.LEARNING_RATE) = optimizer, rounding, schedule, lr
         for x in shapes:
             codec.encode(x, quality=qualities[0], refine=n)  # compile, untimed
         bpp, psnr, seconds = [], [], []
@@ -70,7 +77,7 @@ def main():
                 quality_db.append(metrics.psnr(x, codec.decompress(data)))
             bpp.append(float(np.mean(rates)))
             psnr.append(float(np.mean(quality_db)))
-        name = f"{rounding}:{schedule}:{lr:g}:{n}" if n else "0"
+        name = f"{optimizer}:{rounding}:{schedule}:{lr:g}:{n}" if n else "0"
         results[name] = {"bpp": bpp, "psnr": psnr,
                          "encode_s": round(float(np.mean(seconds)), 2)}
         print(f"{name}: bpp {np.round(bpp, 4).tolist()}, PSNR {np.round(psnr, 2).tolist()}, "

@@ -1,5 +1,6 @@
 """The codec on a trained test checkpoint: exact round trips, errors, conversions."""
 
+import functools
 import warnings
 
 import jax
@@ -122,7 +123,6 @@ def test_image_file_claiming_huge_size_is_refused_before_decoding(tmp_path):
 def test_written_files_get_ordinary_permissions(tmp_path):
     import os
 
-
     path = tmp_path / "x.bin"
     atomic_write(str(path), b"abc")
     umask = os.umask(0)
@@ -149,6 +149,32 @@ def test_refinement_lowers_the_images_loss_and_is_deterministic(codec, photo):
     assert codec.compress(x, refine=30) == refined
     with pytest.raises(ValueError, match="refine must be a number of steps"):
         codec.compress(x, refine=-1)
+
+
+def test_refinement_that_keeps_its_best_step_never_ends_above_its_start(codec, photo):
+    """With the exact loss choosing (rounding "ste", or keep_best), the refined latents'
+    loss of the rounded latents (computed here from the model's coding-mode forward) is at
+    most the analysis transform's, even with a learning rate that ruins every step; the
+    last step of the same run, which nothing chose, ends far above."""
+    from laplace_codec.coding import refine as refine_lib
+    from laplace_codec.models import model as model_lib
+
+    x = model_lib.from_uint8(jnp.asarray(photo[None, :128, :128]))
+    y, z = codec._analyze(codec.params, x)
+
+    def exact(latents):
+        out = codec.model.apply(codec.params, x, *latents, False, method=codec.model.from_latents)
+        bits = -(np.sum(np.log2(out["y_likelihood"])) + np.sum(np.log2(out["z_likelihood"])))
+        return float(np.mean(np.square(out["x_hat"] - x)) + codec.lmbda * bits / (128 * 128))
+
+    start = exact((y, z))
+    refine = functools.partial(refine_lib.refine_latents, codec.model, codec.params, x, y, z,
+                               None, codec.lmbda, 3, learning_rate=1.0)
+    assert exact(refine(rounding="ste")) <= start
+    assert exact(refine(rounding="noise", keep_best=True)) <= start
+    assert exact(refine(rounding="noise", keep_best=False)) > 1.5 * start
+    with pytest.raises(ValueError, match="unknown refinement optimizer"):
+        refine(optimizer="lbfgs")
 
 
 def test_sga_rounding_lies_between_the_neighbours_and_anneals_to_rounding():

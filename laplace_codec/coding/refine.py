@@ -11,9 +11,13 @@ the rounding of y (``ROUNDINGS``):
   decoder sees and uniform noise for the rates;
 - ``"sga"``: stochastic Gumbel annealing (Yang et al. 2020, ``entropy.base.sga_round``) for
   both, its temperature falling from 0.5 to ``TAU_END`` over the steps, so that the loss
-  approaches that of the rounded latents the file will hold.
+  approaches that of the rounded latents the file will hold;
+- ``"ste"``: no relaxation: the loss is that of the rounded y and z, exactly what the file
+  will cost and show, with straight-through gradients. Being exact, it is deterministic, and
+  the latents of the lowest loss seen (the first step's included) are the ones returned, so
+  that refinement never does worse than none on its own loss.
 
-z keeps the training relaxation. The refined latents are then coded exactly as unrefined
+With ``"noise"`` and ``"sga"`` z keeps the training relaxation. The refined latents are then coded exactly as unrefined
 ones, so the decoder reads the file unchanged. The random numbers come from a fixed key per
 step, so the same image, model and number of steps give the same latents, hence the same
 bytes.
@@ -29,20 +33,39 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from laplace_codec.models.entropy.base import sga_round
+from laplace_codec.models.entropy.base import sga_round, ste_round
 
 LEARNING_RATE = 5e-3
 # The "best compression" setting (``compress --refine best``): on the default model, 20 steps
 # saved 4.7% of the bits at equal PSNR (BD-rate, Kodak) in about 27 s per 768x512 image on
 # a 2-core CPU, and 50 steps saved less (docs/RESULTS.md, "Encoder-side refinement").
 BEST_STEPS = 20
-ROUNDINGS = ("noise", "sga")
+ROUNDINGS = ("noise", "sga", "ste")
 ROUNDING = "noise"
 # The learning rate over the steps: constant, or a cosine decay from LEARNING_RATE to 0, so
 # that the last steps settle instead of oscillating around the optimum.
 SCHEDULES = ("constant", "cosine")
 SCHEDULE = "constant"
 TAU_START, TAU_END = 0.5, 0.05  # SGA's temperature, annealed exponentially over the steps
+# The optimiser: Adam, whose early steps move every element by about the learning rate, or
+# "nsgd", gradient descent with momentum on each latent's gradient divided by its RMS, which
+# moves an element in proportion to how much the loss cares about it.
+OPTIMIZERS = ("adam", "nsgd")
+OPTIMIZER = "adam"
+MOMENTUM = 0.9
+# Return the latents of the lowest exact loss (that of the rounded latents, which the file
+# costs and shows) among the start and every step, at the price of one forward pass per step,
+# instead of the last step's. With "ste" the exact loss is the one optimised, and always kept.
+KEEP_BEST = False
+
+
+def _scale_by_rms():
+    """Each latent's gradient over its root mean square (its RMS becomes 1)."""
+    def update(updates, state, params=None):
+        del params
+        return jax.tree.map(lambda g: g / (jnp.sqrt(jnp.mean(jnp.square(g))) + 1e-30),
+                            updates), state
+    return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
 def temperature(i, steps: int):
@@ -52,47 +75,67 @@ def temperature(i, steps: int):
 
 
 @functools.lru_cache(maxsize=8)
-def _compiled(model, steps: int, learning_rate: float, rounding: str, schedule: str):
-    """The jitted refinement loop of ``model`` for ``steps`` Adam steps (one per shape)."""
-    tx = optax.adam(learning_rate if schedule == "constant"
-                    else optax.cosine_decay_schedule(learning_rate, steps))
+def _compiled(model, steps: int, learning_rate: float, rounding: str, schedule: str,
+              optimizer: str, keep_best: bool):
+    """The jitted refinement loop of ``model`` for ``steps`` steps (one per shape)."""
+    rate = (learning_rate if schedule == "constant"
+            else optax.cosine_decay_schedule(learning_rate, steps))
+    tx = (optax.adam(rate) if optimizer == "adam" else
+          optax.chain(_scale_by_rms(), optax.sgd(rate, momentum=MOMENTUM)))
 
-    def loss_fn(latents, params, x, quality, lmbda, key, i):
+    def loss_fn(latents, params, x, quality, lmbda, key, i, relaxation):
         y, z = latents
-        round_fn = None
-        if rounding == "sga":
+        round_fn, train = None, True
+        if relaxation == "sga":
             sga_key, tau = jax.random.fold_in(key, 1), temperature(i, steps)
             calls = itertools.count()
 
             def round_fn(v):  # one key per call (chunks, anchors), fixed at trace time
                 return sga_round(v, jax.random.fold_in(sga_key, next(calls)), tau)
+        elif relaxation == "ste":
+            round_fn, train = ste_round, False  # the rates of the rounded y and z
 
-        out = model.apply(params, x, y, z, True, quality, round_fn,
+        out = model.apply(params, x, y, z, train, quality, round_fn,
                           method=model.from_latents, rngs={"noise": key})
         bits = -(jnp.sum(jnp.log2(out["y_likelihood"])) + jnp.sum(jnp.log2(out["z_likelihood"])))
         bpp = bits / (x.shape[0] * x.shape[1] * x.shape[2])
         return jnp.mean(jnp.square(out["x_hat"] - x)) + lmbda * bpp
 
-    grad_fn = jax.grad(loss_fn)
+    grad_fn = jax.value_and_grad(loss_fn)
+    choose = keep_best or rounding == "ste"
+
+    def exact_loss(latents, params, x, quality, lmbda):
+        return loss_fn(latents, params, x, quality, lmbda, jax.random.PRNGKey(0), 0, "ste")
 
     def run(params, x, y, z, quality, lmbda):
         def body(i, carry):
-            latents, opt_state = carry
+            latents, opt_state, best, best_loss = carry
             key = jax.random.fold_in(jax.random.PRNGKey(0), i)
-            grads = grad_fn(latents, params, x, quality, lmbda, key, i)
+            loss, grads = grad_fn(latents, params, x, quality, lmbda, key, i, rounding)
+            if choose:
+                if rounding != "ste":  # the relaxed loss cannot choose: the file's own can
+                    loss = exact_loss(latents, params, x, quality, lmbda)
+                better = loss < best_loss
+                best = jax.tree.map(lambda a, b: jnp.where(better, a, b), latents, best)
+                best_loss = jnp.minimum(loss, best_loss)
             updates, opt_state = tx.update(grads, opt_state, latents)
-            return optax.apply_updates(latents, updates), opt_state
+            return optax.apply_updates(latents, updates), opt_state, best, best_loss
 
         latents = (y, z)
-        latents, _ = jax.lax.fori_loop(0, steps, body, (latents, tx.init(latents)))
-        return latents
+        latents, _, best, best_loss = jax.lax.fori_loop(
+            0, steps, body, (latents, tx.init(latents), latents, jnp.float32(jnp.inf)))
+        if not choose:
+            return latents
+        better = exact_loss(latents, params, x, quality, lmbda) < best_loss  # the last step's
+        return jax.tree.map(lambda a, b: jnp.where(better, a, b), latents, best)
 
     return jax.jit(run)
 
 
 def refine_latents(model, params, x: jax.Array, y: jax.Array, z: jax.Array, quality,
                    lmbda: float, steps: int, learning_rate: float | None = None,
-                   rounding: str | None = None, schedule: str | None = None):
+                   rounding: str | None = None, schedule: str | None = None,
+                   optimizer: str | None = None, keep_best: bool | None = None):
     """(y, z) after ``steps`` Adam steps on the image's loss; ``x`` in [-1, 1] (1, H, W, 3),
     ``y`` and ``z`` the (gained) latents of ``x``, ``params`` the codec's variables,
     ``rounding`` one of ``ROUNDINGS`` (default ``ROUNDING``), ``schedule`` one of
@@ -109,5 +152,9 @@ def refine_latents(model, params, x: jax.Array, y: jax.Array, z: jax.Array, qual
     learning_rate = LEARNING_RATE if learning_rate is None else float(learning_rate)
     if not learning_rate > 0:
         raise ValueError(f"refinement learning rate must be positive, got {learning_rate!r}")
-    run = _compiled(model, steps, learning_rate, rounding, schedule)
+    optimizer = OPTIMIZER if optimizer is None else optimizer
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown refinement optimizer {optimizer!r}; choose one of {OPTIMIZERS}")
+    keep_best = KEEP_BEST if keep_best is None else bool(keep_best)
+    run = _compiled(model, steps, learning_rate, rounding, schedule, optimizer, keep_best)
     return run(params, x, jnp.asarray(y), jnp.asarray(z), quality, jnp.float32(lmbda))

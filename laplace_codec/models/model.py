@@ -126,8 +126,8 @@ class CompressionModel(nn.Module):
         if train:
             noise = jax.random.uniform(self.make_rng("noise"), z.shape, z.dtype, -0.5, 0.5)
             z_likelihood = self.z_prior(z + noise)
-        else:
-            z_likelihood = self.z_prior(jnp.round(z))
+        else:  # rounded (straight-through: refinement's exact loss has a gradient in z)
+            z_likelihood = self.z_prior(ste_round(z))
         z_hat = ste_round(z)
         y_hat, y_likelihood = self.y_model(y, self.hyper(z_hat, quality), train, round_fn)
         out = dict(y_hat=y_hat, y_likelihood=y_likelihood, z_likelihood=z_likelihood)
