@@ -3,9 +3,9 @@ rate-distortion loss, with the decoder and the entropy model fixed (Campos et al
 Adaptive Optimization for Neural Image Compression", CVPR-W 2019; Yang et al., "Improving
 Inference for Neural Image Compression", NeurIPS 2020).
 
-Starting from the analysis transform's ``y`` and ``z``, Adam minimises the training loss of
-the image, ``D(x, g_s(y_hat)) + lmbda R(y, z)`` (eq. 8), with one of two relaxations of
-the rounding of y (``ROUNDINGS``):
+Starting from the analysis transform's ``y`` and ``z``, Adam (or ``OPTIMIZERS``' other)
+minimises the training loss of the image, ``D(x, g_s(y_hat)) + lmbda R(y, z)`` (eq. 8), with
+one of three treatments of the rounding of y (``ROUNDINGS``):
 
 - ``"noise"``: as in training, rounding with a straight-through gradient for what the
   decoder sees and uniform noise for the rates;
@@ -17,7 +17,8 @@ the rounding of y (``ROUNDINGS``):
   the latents of the lowest loss seen (the first step's included) are the ones returned, so
   that refinement never does worse than none on its own loss.
 
-With ``"noise"`` and ``"sga"`` z keeps the training relaxation. The refined latents are then coded exactly as unrefined
+With ``"noise"`` and ``"sga"`` z keeps the training relaxation, and ``KEEP_BEST`` chooses
+among the steps by the exact loss. The refined latents are then coded exactly as unrefined
 ones, so the decoder reads the file unchanged. The random numbers come from a fixed key per
 step, so the same image, model and number of steps give the same latents, hence the same
 bytes.
