@@ -137,11 +137,12 @@ def refine_latents(model, params, x: jax.Array, y: jax.Array, z: jax.Array, qual
                    lmbda: float, steps: int, learning_rate: float | None = None,
                    rounding: str | None = None, schedule: str | None = None,
                    optimizer: str | None = None, keep_best: bool | None = None):
-    """(y, z) after ``steps`` Adam steps on the image's loss; ``x`` in [-1, 1] (1, H, W, 3),
-    ``y`` and ``z`` the (gained) latents of ``x``, ``params`` the codec's variables,
-    ``rounding`` one of ``ROUNDINGS`` (default ``ROUNDING``), ``schedule`` one of
-    ``SCHEDULES`` (default ``SCHEDULE``), ``learning_rate`` its peak (default
-    ``LEARNING_RATE``)."""
+    """(y, z) after ``steps`` optimiser steps on the image's loss (or the best step's, with
+    ``keep_best``); ``x`` in [-1, 1] (1, H, W, 3), ``y`` and ``z`` the (gained) latents of
+    ``x``, ``params`` the codec's variables, ``rounding`` one of ``ROUNDINGS`` (default
+    ``ROUNDING``), ``schedule`` one of ``SCHEDULES`` (default ``SCHEDULE``),
+    ``learning_rate`` its peak (default ``LEARNING_RATE``), ``optimizer`` one of
+    ``OPTIMIZERS`` (default ``OPTIMIZER``), ``keep_best`` default ``KEEP_BEST``."""
     if not (isinstance(steps, int) and steps >= 1):
         raise ValueError(f"refinement steps must be a positive integer, got {steps!r}")
     rounding = ROUNDING if rounding is None else rounding
