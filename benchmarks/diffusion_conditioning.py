@@ -9,8 +9,10 @@ center crops (no entropy coding: y_hat comes from the model's forward pass).
 
 Prints the PSNR of the MSE image ``g_s(y_hat)``; for t in ``--t``, the eps-MSE and the PSNR of
 the one-step ``x0_hat`` (eq. 3) from ``z_t`` of the true image; then the PSNR of samples for
-each ``--runs`` entry (``sampler:steps``), with their LPIPS and mean colour shift (per
-channel, in 8-bit levels, against the originals; the MSE image's too). A decoder whose
+each ``--runs`` entry (``sampler:steps``; ``sampler:steps:noclip`` or ``:clip`` overrides
+the decoder's ``clip_x0``, whether each step clips x0_hat to [-1, 1]), with their LPIPS and
+mean colour shift (per channel, in 8-bit levels, against the originals; the MSE image's
+too). A decoder whose
 samples fall far below its ``x0_hat`` at small t has a sampling problem, not a training one.
 The last line is JSON: ``{"mse_image_psnr": ..., "mse_image": {"lpips", "shift"}, "t":
 {"0.1": {"eps_mse", "x0_psnr"}}, "samples": {"ddim:25": psnr}, "sample_quality":
@@ -169,9 +171,12 @@ def measure(model, variables, originals: np.ndarray, quality, args) -> dict:
         print(f"t = {t}: eps-MSE {row['eps_mse']:.4f}, x0_hat PSNR {row['x0_psnr']:.2f} dB")
 
     for run in args.runs.split(","):
-        sampler, steps = run.split(":")
+        sampler, steps, *clip = run.split(":")
+        if clip not in ([], ["clip"], ["noclip"]):
+            raise SystemExit(f"--runs entries are sampler:steps[:clip|:noclip], got {run!r}")
+        clip = clip == ["clip"] if clip else model_lib.diffusion_option(model, "clip_x0")
         out = blur_diffusion.sample(eps_fn, x.shape, jax.random.PRNGKey(0), int(steps),
-                                    schedule, sampler)
+                                    schedule, sampler, clip)
         result["samples"][run] = psnr(out)
         result["sample_quality"][run] = image_quality(out)
         print(f"{sampler}, {steps} steps: PSNR {result['samples'][run]:.2f} dB, "

@@ -45,6 +45,7 @@ def diffusion_options() -> ml_collections.ConfigDict:
         upsample_kernel=3,
         steps=500,  # default sampling steps (a file's header records the ones it used)
         sampler="ancestral",  # or "ddim" (deterministic, eta = 0)
+        clip_x0=True,  # each sampling step clips x0_hat to [-1, 1] (unet.DiffusionDecoder)
     ))
 
 

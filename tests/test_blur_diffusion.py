@@ -243,7 +243,8 @@ def test_decoder_options_are_split_between_schedule_and_unet_and_checked():
 
     phi = DiffusionDecoder.from_options(dict(sigma_b_max=5.0, steps=10, width=8,
                                              multipliers=[1, 2, 2, 2]))
-    assert (phi.sigma_b_max, phi.steps, phi.sampler) == (5.0, 10, "ancestral")
+    assert (phi.sigma_b_max, phi.steps, phi.sampler, phi.clip_x0) == (5.0, 10, "ancestral", True)
+    assert DiffusionDecoder.from_options(dict(clip_x0=False)).clip_x0 is False
     assert dict(phi.unet_options) == dict(width=8, multipliers=(1, 2, 2, 2))
     assert phi.schedule == bd.Schedule(5.0, 0.001)
     with pytest.raises(ValueError, match=r"unknown model.diffusion option\(s\) \['widht'\]"):
@@ -380,3 +381,24 @@ def test_the_cheap_unet_wiring_sees_every_condition_scale_and_costs_less():
     with pytest.raises(ValueError, match="model.diffusion.condition must be one of"):
         unet.DenoisingUNet(**options, condition="multiply").init(jax.random.PRNGKey(0), z, t,
                                                                   cond)
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ancestral"])
+def test_steps_that_clip_x0_hat_cast_a_dark_image_lighter_and_unclipped_ones_do_not(sampler):
+    """A network that errs without bias, on an image near black: each step's clip of x0_hat
+    to [-1, 1] cuts the errors below -1 only, so the sample comes out lighter on average (the
+    colour cast of clip_x0 = True); without the clip its mean stays the image's."""
+    schedule = bd.Schedule(25.0)
+    x = -0.97 + 0.02 * jnp.tanh(jax.random.normal(jax.random.PRNGKey(11), (1, 32, 32, 3)))
+    oracle = _oracle(x, schedule)
+
+    def eps_fn(z_t, t):  # the true noise plus a zero-mean error, fixed per step
+        key = jax.random.fold_in(jax.random.PRNGKey(12), jnp.int32(1000 * t[0]))
+        return oracle(z_t, t) + 0.2 * jax.random.normal(key, z_t.shape)
+
+    def bias(clip):
+        out = bd.sample(eps_fn, x.shape, jax.random.PRNGKey(13), 10, schedule, sampler, clip)
+        return float(jnp.mean(out - x))
+
+    assert bias(True) > 0.03  # about 4 levels lighter
+    assert abs(bias(False)) < 0.05 * bias(True)

@@ -144,3 +144,29 @@ def test_large_images_sample_in_blended_windows(diffusion_codec, encoded, image,
                                                 sampler=sampler)
         assert tiled.shape == whole.shape and tiled.dtype == np.uint8
         assert abs(psnr(tiled, image) - psnr(whole, image)) < 1.0, sampler
+
+
+def test_the_decoders_clip_x0_reaches_the_sampler_and_its_steps(diffusion_codec, encoded):
+    """``model.diffusion.clip_x0`` decides whether sampling (whole or one step, as tiled
+    decoding takes it) clips x0_hat; the image comes out in [-1, 1] either way."""
+    from laplace_codec.models.decoders import blur_diffusion
+
+    model, variables = diffusion_codec.model, diffusion_codec.params
+    y_hat, rng = jnp.asarray(encoded.y_hat), jax.random.PRNGKey(3)
+    cond = model.apply(variables, y_hat, method=model.condition)
+    eps_fn = lambda z, t: model.apply(variables, z, t, cond, method=model.denoise)  # noqa: E731
+    schedule = model_lib.diffusion_option(model, "schedule")
+    z = jax.random.normal(jax.random.PRNGKey(4), (1, *cond[0].shape[1:]))
+    for clip in (True, False):
+        options = dict(model.decoder_options, clip_x0=clip)
+        clone = model.clone(decoder_options=tuple(sorted(options.items())))
+        assert model_lib.diffusion_option(clone, "clip_x0") is clip
+        sample = model_lib.sample_image(clone, variables, y_hat, rng, 3, "ddim")
+        want = blur_diffusion.sample(eps_fn, z.shape, rng, 3, schedule, "ddim", clip)
+        np.testing.assert_allclose(sample, jnp.clip(want, -1, 1), atol=1e-6)
+        step = model_lib.sample_step(clone, variables, y_hat, z, 3, 3, "ddim")
+        np.testing.assert_allclose(
+            step, blur_diffusion.denoise_step(eps_fn, z, 3, 3, schedule, "ddim", None, clip)[0],
+            atol=1e-6)
+    unclipped = blur_diffusion.sample(eps_fn, z.shape, rng, 3, schedule, "ddim", False)
+    assert float(jnp.max(jnp.abs(unclipped))) > 1  # so the two settings differ here

@@ -30,6 +30,9 @@ def get_config():
     config = diffusion.use_cpu_diffusion_decoder(variable.get_config())
     config.name = "laplacian-diffusion-vr"
     config.model.diffusion.update(**CHEAP_UNET)
+    # Sampling steps that do not clip x0_hat: the same LPIPS and PSNR without the colour cast
+    # that clipping adds (docs/RESULTS.md, "What a sampling step costs").
+    config.model.diffusion.clip_x0 = False
     config.train.init_from = "laplacian-mse-vr"
     config.train.freeze = "g_a,h_a,h_s,z_prior,y_model,g_s,y_gain,z_gain"
     config.train.num_steps = 60_000

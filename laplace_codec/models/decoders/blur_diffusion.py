@@ -24,7 +24,9 @@ usable), ``sigma_t^2`` never below ``VAR_MIN``, and ``sigma_ts^2`` is clipped at
 Samplers (``sample``): ``"ancestral"`` draws from the posterior at every step, over any number
 of equal steps (T = 500 in the paper; fewer steps are strided posterior steps of the same
 process); ``"ddim"`` is the deterministic eta = 0 variant, ``f_s = alpha_vec_s f_x_hat +
-sigma_s eps_hat_f``. Both clip the predicted image to [-1, 1] before using it, as DDPM does.
+sigma_s eps_hat_f``. Both clip the predicted image to [-1, 1] before using it, as DDPM does,
+unless ``clip=False`` (a decoder's ``clip_x0``): near black or white, clipping a noisy x0_hat
+moves its mean, a colour cast that the unclipped steps do not have.
 """
 
 from __future__ import annotations

@@ -220,10 +220,13 @@ class DiffusionKind(DecoderKind):
         """The image for the coded y_hat (in [-1, 1]): the condition pyramid once, then
         ``steps`` steps of ``sampler`` from z_1 ~ N(0, I) drawn from ``rng`` (eq. 13)."""
         b, h, w, _ = y_hat.shape
-        return blur_diffusion.sample(_eps_fn(model, variables, y_hat, quality),
-                                     (b, 16 * h, 16 * w, 3), rng, steps,
-                                     self.settings.schedule, sampler,
-                                     return_trajectory=return_trajectory)
+        out = blur_diffusion.sample(_eps_fn(model, variables, y_hat, quality),
+                                    (b, 16 * h, 16 * w, 3), rng, steps,
+                                    self.settings.schedule, sampler, self.settings.clip_x0,
+                                    return_trajectory)
+        x, trajectory = out if return_trajectory else (out, None)
+        x = jnp.clip(x, -1.0, 1.0)  # the image, whether or not the steps clip x0_hat
+        return (x, trajectory) if return_trajectory else x
 
     def sample_step(self, model, variables, y_hat, z, k, steps, sampler, noise=None,
                     quality=None):
@@ -231,7 +234,8 @@ class DiffusionKind(DecoderKind):
         of one: z at t = k / steps and the y_hat under it (16x smaller) -> z at
         (k - 1) / steps. The condition pyramid is that of this y_hat."""
         return blur_diffusion.denoise_step(_eps_fn(model, variables, y_hat, quality), z, k,
-                                           steps, self.settings.schedule, sampler, noise)[0]
+                                           steps, self.settings.schedule, sampler, noise,
+                                           self.settings.clip_x0)[0]
 
     def reconstruct(self, model, variables, y_hat, rng, steps=None, sampler=None,
                     quality=None):

@@ -183,6 +183,10 @@ class DiffusionDecoder(nn.Module):
     # Sampling defaults (a file's header may override them): see blur_diffusion.sample.
     steps: int = 500
     sampler: str = "ancestral"
+    # Whether each sampling step clips its x0_hat to [-1, 1] (blur_diffusion.denoise_step).
+    # Clipping a noisy x0_hat near black or white moves its mean: it cast the samples of a
+    # variable-rate decoder +0.4 levels blue where its MSE image was +0.1 (docs/RESULTS.md).
+    clip_x0: bool = True
     unet_options: tuple = ()  # (name, value) pairs of DenoisingUNet's fields
 
     @classmethod
