@@ -12,8 +12,8 @@ the one-step ``x0_hat`` (eq. 3) from ``z_t`` of the true image; then the PSNR of
 each ``--runs`` entry (``sampler:steps``; ``sampler:steps:noclip`` or ``:clip`` overrides
 the decoder's ``clip_x0``, whether each step clips x0_hat to [-1, 1]), with their LPIPS and
 mean colour shift (per channel, in 8-bit levels, against the originals; the MSE image's
-too). A decoder whose
-samples fall far below its ``x0_hat`` at small t has a sampling problem, not a training one.
+too). A decoder whose samples fall far below its ``x0_hat`` at small t has a sampling
+problem, not a training one.
 The last line is JSON: ``{"mse_image_psnr": ..., "mse_image": {"lpips", "shift"}, "t":
 {"0.1": {"eps_mse", "x0_psnr"}}, "samples": {"ddim:25": psnr}, "sample_quality":
 {"ddim:25": {"lpips", "shift"}}}``; for a variable-rate decoder, one such object per

@@ -1,8 +1,8 @@
-"""One variable-rate diffusion decoder for every rate (issue 22): a cheaper U-Net than the
-bundled decoders' (``CHEAP_UNET``; configs/cpu/diffusion.py otherwise) trained on the frozen variable-rate codec ``laplacian-mse-vr``
-(encoder, gain units, entropy model and the MSE synthesis whose pyramid conditions the
-decoder all keep their weights), each training image at its own random quality, so that
-one decoder sees every rate:
+"""One variable-rate diffusion decoder for every rate (issue 22): the decoder of
+configs/cpu/diffusion.py with a cheaper U-Net (``CHEAP_UNET``), trained on the frozen
+variable-rate codec ``laplacian-mse-vr`` (encoder, gain units, entropy model and the MSE
+synthesis whose pyramid conditions the decoder all keep their weights), each training image
+at its own random quality, so that one decoder sees every rate:
 
     python train.py --config=configs/cpu/variable_diffusion.py --workdir=runs/variable-diffusion
     laplace-codec export --ckpt runs/variable-diffusion --name laplacian-diffusion-vr \\
@@ -14,7 +14,8 @@ frequencies drift into x0_hat as noise, and a capped SNR weighting does not repa
 250 steps of the U-Net's own target on the bundled decoder lifted x0_hat at t = 0.2 from 26.4
 to 29.6 dB and LPIPS at 10 DDIM steps from 0.2891 to 0.2689 against the plain loss
 (docs/RESULTS.md, "Does a capped SNR weighting repair the eps loss?"). Expected to beat the MSE decoder
-on LPIPS and KID at every quality (issue 22's target) after enough steps; not yet trained.
+on LPIPS and KID at every quality (issue 22's target) after enough steps; its long run
+started from the 1497 steps of configs/sweeps/unet_cost.py's cheap point.
 """
 
 from configs.cpu import diffusion, variable

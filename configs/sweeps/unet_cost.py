@@ -4,10 +4,10 @@ condition features and skips concatenated, 3x3 sub-pixel upsampling: 168 GFLOP p
 evaluation) against the cheap wiring (``unet.CHEAP``: levels 16/64/96/128, the condition
 features projected and added, skips added, 1x1 sub-pixel upsampling: 71 GFLOP), each for the
 same training time on the same frozen codec and data, with the rest of
-configs/cpu/variable_diffusion.py (which now holds the cheap wiring). On the AVX2 machine of 2026-12-06 a
-training step took 4.36 s against 2.33 s (``python benchmarks/train_throughput.py --config
-configs/cpu/variable_diffusion.py --steps 5`` with ``--set`` the bundled wiring, then
-without; campaign paused), so the cheap point gets 1.87 times the steps:
+configs/cpu/variable_diffusion.py (which now holds the cheap wiring). On the AVX2 machine
+of 2026-12-06 a training step took 4.36 s against 2.33 s (``python
+benchmarks/train_throughput.py --config configs/cpu/variable_diffusion.py --steps 5`` with
+``--set`` the bundled wiring, then without; campaign paused), so the cheap point gets 1.87 times the steps:
 
     for p in bundled:0 cheap:1; do taskset -c ${p#*:} python -m laplace_codec.training.sweep \\
         --sweep=configs/sweeps/unet_cost.py --workdir=runs/unet_cost --only unet=${p%:*} & done
