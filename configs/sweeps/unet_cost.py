@@ -7,7 +7,8 @@ same training time on the same frozen codec and data, with the rest of
 configs/cpu/variable_diffusion.py (which now holds the cheap wiring). On the AVX2 machine
 of 2026-12-06 a training step took 4.36 s against 2.33 s (``python
 benchmarks/train_throughput.py --config configs/cpu/variable_diffusion.py --steps 5`` with
-``--set`` the bundled wiring, then without; campaign paused), so the cheap point gets 1.87 times the steps:
+``--set`` the bundled wiring, then without; campaign paused), so the cheap point gets 1.87
+times the steps:
 
     for p in bundled:0 cheap:1; do taskset -c ${p#*:} python -m laplace_codec.training.sweep \\
         --sweep=configs/sweeps/unet_cost.py --workdir=runs/unet_cost --only unet=${p%:*} & done
