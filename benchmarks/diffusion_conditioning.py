@@ -9,10 +9,12 @@ center crops (no entropy coding: y_hat comes from the model's forward pass).
 
 Prints the PSNR of the MSE image ``g_s(y_hat)``; for t in ``--t``, the eps-MSE and the PSNR of
 the one-step ``x0_hat`` (eq. 3) from ``z_t`` of the true image; then the PSNR of samples for
-each ``--runs`` entry (``sampler:steps``; ``sampler:steps:noclip`` or ``:clip`` overrides
-the decoder's ``clip_x0``, whether each step clips x0_hat to [-1, 1]), with their LPIPS and
+each ``--runs`` entry (``sampler:steps``; ``:noclip`` or ``:clip`` after it overrides
+the decoder's ``clip_x0``, whether each step clips x0_hat to [-1, 1], and ``:tau=0.5`` its
+sampling ``temperature``, for example ``ddim:50:noclip:tau=0.5``), with their LPIPS and
 mean colour shift (per channel, in 8-bit levels, against the originals; the MSE image's
-too). A decoder whose samples fall far below its ``x0_hat`` at small t has a sampling
+too) and, with ``--bands``, the RMS of their error by band of DCT frequency |f| (as
+benchmarks/residual_spectrum.py measures the MSE image's). A decoder whose samples fall far below its ``x0_hat`` at small t has a sampling
 problem, not a training one.
 The last line is JSON: ``{"mse_image_psnr": ..., "mse_image": {"lpips", "shift"}, "t":
 {"0.1": {"eps_mse", "x0_psnr"}}, "samples": {"ddim:25": psnr}, "sample_quality":
@@ -33,6 +35,7 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from benchmarks.residual_spectrum import band_energy  # noqa: E402
 from laplace_codec import api, images
 from laplace_codec.errors import InputError
 from laplace_codec.evaluation import metrics
@@ -79,6 +82,9 @@ def main():
                         help="with --zero-unet: another prior_std of the preconditioning")
     parser.add_argument("--prior-cutoff", type=float, default=None,
                         help="with --zero-unet: another prior_cutoff (unet.prior_spectrum)")
+    parser.add_argument("--bands", default="",
+                        help="increasing edges of bands of |f| (e.g. 0,0.5,1,1.5,2,2.5,3,4.45): "
+                             "each image's RMS error in each band")
     args = parser.parse_args()
     if args.crop % 64:
         raise SystemExit(f"--crop must be a multiple of 64, got {args.crop}")
@@ -136,6 +142,28 @@ def parse_qualities(text: str, model) -> list:
     return qualities
 
 
+def parse_run(run: str, model) -> tuple[str, int, bool, float]:
+    """A ``--runs`` entry, ``sampler:steps[:clip|:noclip][:tau=T]``, as (sampler, steps,
+    clip, temperature); what it leaves out is the decoder's own setting."""
+    usage = f"--runs entries are sampler:steps[:clip|:noclip][:tau=T], got {run!r}"
+    sampler, steps, *extra = run.split(":")
+    clip = model_lib.diffusion_option(model, "clip_x0")
+    temperature = model_lib.diffusion_option(model, "temperature")
+    for item in extra:
+        if item in ("clip", "noclip"):
+            clip = item == "clip"
+        elif item.startswith("tau="):
+            try:
+                temperature = blur_diffusion.check_temperature(float(item[4:]))
+            except ValueError as e:
+                raise SystemExit(f"{usage}: {e}") from None
+        else:
+            raise SystemExit(usage)
+    if not steps.isdigit() or int(steps) < 1:
+        raise SystemExit(usage)
+    return sampler, int(steps), clip, temperature
+
+
 def measure(model, variables, originals: np.ndarray, quality, args) -> dict:
     """The MSE image, x0_hat at each ``--t`` and each ``--runs`` sample, at one quality."""
     x = model_lib.from_uint8(jnp.asarray(originals))
@@ -145,11 +173,20 @@ def measure(model, variables, originals: np.ndarray, quality, args) -> dict:
         mse = jnp.mean(jnp.square(jnp.clip(a, -1, 1) - x), axis=(1, 2, 3))
         return float(jnp.mean(10 * jnp.log10(4.0 / mse)))
 
-    def image_quality(a):  # mean LPIPS, and the mean shift of each channel in 8-bit levels
+    edges = [float(v) for v in args.bands.split(",")] if args.bands else []
+    if edges and (len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:]))):
+        raise SystemExit(f"--bands needs at least two increasing edges, got {args.bands!r}")
+
+    def image_quality(a):  # mean LPIPS, the mean shift of each channel in 8-bit levels
+        error = jnp.clip(a, -1, 1) - x
         a = np.asarray(model_lib.to_uint8(jnp.clip(a, -1, 1))).astype(np.uint8)
         lpips = float(np.mean([metrics.lpips(o, r) for o, r in zip(originals, a)]))
         shift = (a.astype(np.float64) - originals).mean(axis=(0, 1, 2))
-        return dict(lpips=round(lpips, 4), shift=[round(float(v), 2) for v in shift])
+        out = dict(lpips=round(lpips, 4), shift=[round(float(v), 2) for v in shift])
+        if edges:
+            energy, count = band_energy(error, edges)
+            out["band_rms"] = [round(float(v), 4) for v in np.sqrt(energy / np.maximum(count, 1))]
+        return out
 
     y_hat = model.apply(variables, x, train=False, quality=q)["y_hat"]
     cond = model.apply(variables, y_hat, q, method=model.condition)
@@ -171,15 +208,12 @@ def measure(model, variables, originals: np.ndarray, quality, args) -> dict:
         print(f"t = {t}: eps-MSE {row['eps_mse']:.4f}, x0_hat PSNR {row['x0_psnr']:.2f} dB")
 
     for run in args.runs.split(","):
-        sampler, steps, *clip = run.split(":")
-        if clip not in ([], ["clip"], ["noclip"]):
-            raise SystemExit(f"--runs entries are sampler:steps[:clip|:noclip], got {run!r}")
-        clip = clip == ["clip"] if clip else model_lib.diffusion_option(model, "clip_x0")
-        out = blur_diffusion.sample(eps_fn, x.shape, jax.random.PRNGKey(0), int(steps),
-                                    schedule, sampler, clip)
+        sampler, steps, clip, temperature = parse_run(run, model)
+        out = blur_diffusion.sample(eps_fn, x.shape, jax.random.PRNGKey(0), steps, schedule,
+                                    sampler, clip, temperature=temperature)
         result["samples"][run] = psnr(out)
         result["sample_quality"][run] = image_quality(out)
-        print(f"{sampler}, {steps} steps: PSNR {result['samples'][run]:.2f} dB, "
+        print(f"{run}: PSNR {result['samples'][run]:.2f} dB, "
               f"{result['sample_quality'][run]}", flush=True)
     return result
 

@@ -49,14 +49,9 @@ def main():
             x_in = model_lib.from_uint8(jnp.asarray(x[None]))
             q_arg = None if q is None else jnp.full((1,), q, jnp.float32)
             x_hat = model.apply(params, x_in, train=False, quality=q_arg)["x_hat"]
-            f_res = np.asarray(blur_diffusion.dct2(x_hat - x_in))[0]
-            f_img = np.asarray(blur_diffusion.dct2(x_in))[0]
-            r = np.sqrt(np.asarray(blur_diffusion.squared_frequencies(*x.shape[:2])))[..., 0]
-            for i, (a, b) in enumerate(zip(edges, edges[1:])):
-                band = (r >= a) & (r < b)
-                residual[i] += np.sum(f_res[band] ** 2)
-                image[i] += np.sum(f_img[band] ** 2)
-                counts[i] += band.sum() * x.shape[2]
+            energy, count = band_energy(x_hat - x_in, edges)
+            residual, counts = residual + energy, counts + count
+            image += band_energy(x_in, edges)[0]
         counts = np.maximum(counts, 1)
         res_rms, img_rms = np.sqrt(residual / counts), np.sqrt(image / counts)
         results[str(q)] = dict(residual=[round(float(v), 4) for v in res_rms],
@@ -64,6 +59,17 @@ def main():
         print(f"quality {q}: residual RMS by band {' '.join(f'{v:.4f}' for v in res_rms)}; "
               f"image {' '.join(f'{v:.4f}' for v in img_rms)}", flush=True)
     print(json.dumps(results))
+
+
+def band_energy(x, edges) -> tuple[np.ndarray, np.ndarray]:
+    """(sum of the squared orthonormal DCT coefficients, their number) in each band
+    ``edges[i] <= |f| < edges[i + 1]`` of images ``x`` (N, H, W, C); the RMS of a band is
+    ``sqrt(sum / number)``."""
+    f = np.asarray(blur_diffusion.dct2(jnp.asarray(x)))
+    r = np.sqrt(np.asarray(blur_diffusion.squared_frequencies(*f.shape[1:3])))[..., 0]
+    bands = [(r >= a) & (r < b) for a, b in zip(edges, edges[1:])]
+    return (np.array([np.sum(f[:, band] ** 2) for band in bands]),
+            np.array([band.sum() * f.shape[0] * f.shape[3] for band in bands], float))
 
 
 if __name__ == "__main__":

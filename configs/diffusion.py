@@ -46,6 +46,7 @@ def diffusion_options() -> ml_collections.ConfigDict:
         steps=500,  # default sampling steps (a file's header records the ones it used)
         sampler="ancestral",  # or "ddim" (deterministic, eta = 0)
         clip_x0=True,  # each sampling step clips x0_hat to [-1, 1] (unet.DiffusionDecoder)
+        temperature=1.0,  # scales the sampler's random draws; 1: the model's distribution
     ))
 
 

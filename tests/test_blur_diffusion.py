@@ -245,6 +245,11 @@ def test_decoder_options_are_split_between_schedule_and_unet_and_checked():
                                              multipliers=[1, 2, 2, 2]))
     assert (phi.sigma_b_max, phi.steps, phi.sampler, phi.clip_x0) == (5.0, 10, "ancestral", True)
     assert DiffusionDecoder.from_options(dict(clip_x0=False)).clip_x0 is False
+    assert (phi.temperature, DiffusionDecoder.from_options(dict(temperature=0.5)).temperature) \
+        == (1.0, 0.5)
+    for bad in (1.5, -0.1, "0.5", float("nan")):
+        with pytest.raises(ValueError, match=r"temperature must be a number in \[0, 1\]"):
+            DiffusionDecoder.from_options(dict(temperature=bad))
     assert dict(phi.unet_options) == dict(width=8, multipliers=(1, 2, 2, 2))
     assert phi.schedule == bd.Schedule(5.0, 0.001)
     with pytest.raises(ValueError, match=r"unknown model.diffusion option\(s\) \['widht'\]"):
@@ -402,3 +407,29 @@ def test_steps_that_clip_x0_hat_cast_a_dark_image_lighter_and_unclipped_ones_do_
 
     assert bias(True) > 0.03  # about 4 levels lighter
     assert abs(bias(False)) < 0.05 * bias(True)
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ancestral"])
+def test_the_temperature_scales_a_gaussian_models_sample_about_its_mean_path(sampler):
+    """For the exact Gaussian model N(x_mse, s^2 I) (the preconditioning with U = 0) either
+    sampler is affine in its random draws, so temperature tau scales a sample's deviation
+    from the temperature-0 sample by tau exactly; and temperature 0 follows the mean path to
+    x_mse itself."""
+    from laplace_codec.models.decoders.unet import preconditioned_eps
+
+    schedule = bd.Schedule(25.0)
+    x_mse = _photo()
+
+    def eps_fn(z, t):
+        return preconditioned_eps(z, t, x_mse, jnp.zeros_like(z), schedule, 0.1)
+
+    def sample(tau):
+        return bd.sample(eps_fn, x_mse.shape, jax.random.PRNGKey(5), 10, schedule, sampler,
+                         clip=False, temperature=tau)
+
+    mean_path, full = sample(0.0), sample(1.0)
+    np.testing.assert_allclose(mean_path, x_mse, atol=2e-3)
+    assert float(jnp.std(full - mean_path)) > 0.01  # some of the model's noise (std 0.1)
+    np.testing.assert_allclose(sample(0.3) - mean_path, 0.3 * (full - mean_path), atol=1e-4)
+    with pytest.raises(ValueError, match="temperature"):
+        sample(-0.5)

@@ -170,3 +170,29 @@ def test_the_decoders_clip_x0_reaches_the_sampler_and_its_steps(diffusion_codec,
             atol=1e-6)
     unclipped = blur_diffusion.sample(eps_fn, z.shape, rng, 3, schedule, "ddim", False)
     assert float(jnp.max(jnp.abs(unclipped))) > 1  # so the two settings differ here
+
+
+def test_the_decoders_temperature_reaches_whole_and_tiled_sampling(diffusion_codec, encoded,
+                                                                   image, monkeypatch):
+    """``model.diffusion.temperature`` scales the draws of the whole-image sampler and of the
+    tiled one alike: one window reproduces the whole image at that temperature, not at 1."""
+    from laplace_codec.coding.codec import Codec
+
+    def psnr(a, b):
+        return 10 * np.log10(255**2 / np.mean((a.astype(float) - b.astype(float)) ** 2))
+
+    model = diffusion_codec.model
+    options = dict(model.decoder_options, temperature=0.0)  # the mean path: no noise at all
+    cool = Codec(model.clone(decoder_options=tuple(sorted(options.items()))),
+                 diffusion_codec.params["params"], diffusion_codec.tables, "cool")
+    h, w = image.shape[:2]
+    for sampler in ("ancestral", "ddim"):
+        def decode(codec):
+            return codec.reconstruct(encoded.y_hat, h, w, seed=11, steps=4, sampler=sampler)
+
+        hot, whole = decode(diffusion_codec), decode(cool)
+        assert psnr(whole, hot) < 40, sampler  # the temperature changed the sample
+        with monkeypatch.context() as m:
+            m.setattr(cool, "diffusion_tile_pixels", 0)  # one window: the tiled sampler
+            one = decode(cool)
+        assert psnr(one, whole) > 45 and psnr(one, hot) < 40, sampler

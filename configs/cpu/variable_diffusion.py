@@ -34,6 +34,10 @@ def get_config():
     # Sampling steps that do not clip x0_hat: the same LPIPS and PSNR without the colour cast
     # that clipping adds (docs/RESULTS.md, "What a sampling step costs").
     config.model.diffusion.clip_x0 = False
+    # Samples at a third of the model's noise: with its own (temperature 1) an undertrained
+    # U-Net's LPIPS rose from 10 to 50 DDIM steps; at 0.3 it falls with every added step
+    # (docs/RESULTS.md, "Sampling temperature"). Decoding only; training does not read it.
+    config.model.diffusion.temperature = 0.3
     config.train.init_from = "laplacian-mse-vr"
     config.train.freeze = "g_a,h_a,h_s,z_prior,y_model,g_s,y_gain,z_gain"
     config.train.num_steps = 60_000

@@ -450,9 +450,10 @@ class Codec:
         # The untiled sampler's random numbers (blur_diffusion.sample), drawn for the
         # whole image and cut to each window.
         shape = (1, 16 * y_hat.shape[1], 16 * y_hat.shape[2], 3)
-        z, rng = blur_diffusion.initial_noise(jax.random.PRNGKey(seed), shape)
-        noise = (lambda k: blur_diffusion.step_noise(rng, k, shape)) if sampler == "ancestral" \
-            else None
+        temperature = model_lib.diffusion_option(self.model, "temperature")
+        z, rng = blur_diffusion.initial_noise(jax.random.PRNGKey(seed), shape, temperature)
+        noise = (lambda k: blur_diffusion.step_noise(rng, k, shape, temperature)) \
+            if sampler == "ancestral" else None
 
         def step(y_window, z_window, k, noise_window):
             return self._sample_step(self.params, jnp.asarray(y_window), jnp.asarray(z_window),

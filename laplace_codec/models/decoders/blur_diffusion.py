@@ -179,16 +179,35 @@ def posterior(f_t: jax.Array, f_x: jax.Array, t, s, schedule: Schedule):
 EpsFn = Callable[[jax.Array, jax.Array], jax.Array]  # (z_t, t of shape (B,)) -> eps_hat
 
 
-def initial_noise(rng: jax.Array, shape: tuple[int, int, int, int]):
-    """(z_1 ~ N(0, I) of ``shape``, the key of the steps' noise): how :func:`sample` starts."""
+def check_temperature(temperature) -> float:
+    """``temperature`` as a float, or a ValueError saying what it must be."""
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
+            or not 0 <= temperature <= 1:
+        raise ValueError(f"the sampling temperature must be a number in [0, 1] (1: the "
+                         f"model's own distribution), got {temperature!r}")
+    return float(temperature)
+
+
+def _scaled(noise: jax.Array, temperature: float) -> jax.Array:
+    # Temperature 1 leaves the draw (and the graph) exactly as before the option existed.
+    return noise if temperature == 1 else temperature * noise
+
+
+def initial_noise(rng: jax.Array, shape: tuple[int, int, int, int], temperature: float = 1.0):
+    """(z_1 ~ N(0, temperature^2 I) of ``shape``, the key of the steps' noise): how
+    :func:`sample` starts."""
+    temperature = check_temperature(temperature)
     rng, init = jax.random.split(rng)
-    return jax.random.normal(init, shape, jnp.float32), rng
+    return _scaled(jax.random.normal(init, shape, jnp.float32), temperature), rng
 
 
-def step_noise(rng: jax.Array, k, shape: tuple[int, int, int, int]) -> jax.Array:
-    """The ancestral sampler's N(0, I) draw at step k (from t = k / steps), keyed by ``rng``
-    of :func:`initial_noise`."""
-    return jax.random.normal(jax.random.fold_in(rng, k), shape, jnp.float32)
+def step_noise(rng: jax.Array, k, shape: tuple[int, int, int, int],
+               temperature: float = 1.0) -> jax.Array:
+    """The ancestral sampler's N(0, temperature^2 I) draw at step k (from t = k / steps),
+    keyed by ``rng`` of :func:`initial_noise`."""
+    temperature = check_temperature(temperature)
+    return _scaled(jax.random.normal(jax.random.fold_in(rng, k), shape, jnp.float32),
+                   temperature)
 
 
 def denoise_step(eps_fn: EpsFn, z: jax.Array, k, steps: int, schedule: Schedule,
@@ -230,23 +249,28 @@ def denoise_step(eps_fn: EpsFn, z: jax.Array, k, steps: int, schedule: Schedule,
 
 def sample(eps_fn: EpsFn, shape: tuple[int, int, int, int], rng: jax.Array, steps: int,
            schedule: Schedule, sampler: str = "ancestral", clip: bool = True,
-           return_trajectory: bool = False):
+           return_trajectory: bool = False, temperature: float = 1.0):
     """Samples x from z_1 ~ N(0, I) with ``steps`` equal steps t = k / steps -> (k - 1) / steps.
 
     ``eps_fn`` is the (conditioned) noise prediction network. With ``return_trajectory`` the
     predicted image of every step is returned as well, (steps, B, H, W, C), coarse to fine.
-    The result depends only on (rng, steps, sampler) and the network, so decoding is
-    reproducible from the seed and step count stored in a file.
+    The result depends only on (rng, steps, sampler), the temperature and the network, so
+    decoding is reproducible from the seed and step count stored in a file.
+
+    ``temperature`` scales every random draw (z_1 and the ancestral sampler's noise): 1
+    samples the model's own distribution, 0 follows its mean path from z_1 = 0. Below 1 a
+    many-step sample keeps less of the noise that an undertrained network cannot turn into
+    detail (docs/RESULTS.md, "Why more sampling steps hurt").
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    z, rng = initial_noise(rng, shape)
+    z, rng = initial_noise(rng, shape, temperature)
     lam = squared_frequencies(shape[1], shape[2])
 
     def step(z, k):
-        noise = step_noise(rng, k, shape) if sampler == "ancestral" else None
+        noise = step_noise(rng, k, shape, temperature) if sampler == "ancestral" else None
         z_s, x0 = denoise_step(eps_fn, z, k, steps, schedule, sampler, noise, clip, lam)
         return z_s, x0 if return_trajectory else None
 

@@ -218,12 +218,13 @@ class DiffusionKind(DecoderKind):
     def sample(self, model, variables, y_hat, rng, steps, sampler, return_trajectory=False,
                quality=None):
         """The image for the coded y_hat (in [-1, 1]): the condition pyramid once, then
-        ``steps`` steps of ``sampler`` from z_1 ~ N(0, I) drawn from ``rng`` (eq. 13)."""
+        ``steps`` steps of ``sampler`` from z_1 ~ N(0, I) drawn from ``rng`` (eq. 13), the
+        draws scaled by the decoder's ``temperature``."""
         b, h, w, _ = y_hat.shape
         out = blur_diffusion.sample(_eps_fn(model, variables, y_hat, quality),
                                     (b, 16 * h, 16 * w, 3), rng, steps,
                                     self.settings.schedule, sampler, self.settings.clip_x0,
-                                    return_trajectory)
+                                    return_trajectory, self.settings.temperature)
         x, trajectory = out if return_trajectory else (out, None)
         x = jnp.clip(x, -1.0, 1.0)  # the image, whether or not the steps clip x0_hat
         return (x, trajectory) if return_trajectory else x

@@ -187,6 +187,10 @@ class DiffusionDecoder(nn.Module):
     # Clipping a noisy x0_hat near black or white moves its mean: it cast the samples of a
     # variable-rate decoder +0.4 levels blue where its MSE image was +0.1 (docs/RESULTS.md).
     clip_x0: bool = True
+    # Scales the sampler's random draws (blur_diffusion.sample): 1 samples the model's own
+    # distribution; below 1, many steps keep less of the noise a briefly trained U-Net has
+    # not learnt to turn into detail (docs/RESULTS.md, "Why more sampling steps hurt").
+    temperature: float = 1.0
     unet_options: tuple = ()  # (name, value) pairs of DenoisingUNet's fields
 
     @classmethod
@@ -203,6 +207,7 @@ class DiffusionDecoder(nn.Module):
         if options.get("sampler", cls.sampler) not in blur_diffusion.SAMPLERS:
             raise ValueError(f"unknown model.diffusion.sampler {options['sampler']!r}; choose "
                              f"one of {blur_diffusion.SAMPLERS}")
+        blur_diffusion.check_temperature(options.get("temperature", cls.temperature))
         as_tuple = lambda v: tuple(v) if isinstance(v, list) else v  # noqa: E731
         return cls(**{k: v for k, v in options.items() if k in own}, **module_args,
                    unet_options=tuple(sorted((k, as_tuple(v)) for k, v in options.items()
