@@ -1,10 +1,15 @@
 """Shared fixtures: one trained test checkpoint per session (about 80 s here).
 
+The suite runs in two pytest-xdist workers, a test file each at a time (``-n 2 --dist
+loadfile`` in setup.cfg; ``-n 0`` runs it in one process): a trained test model is built
+once, by the first worker that needs it (:func:`shared_folder`).
+
 The checkpoint is trained with ``configs/test.py`` on ``../shared/data/train`` when that
 folder exists (so it is calibrated on real photographs, never on Kodak), otherwise on the
 built-in scikit-image photographs.
 """
 
+import fcntl
 import os
 import pathlib
 import shutil
@@ -21,10 +26,17 @@ TRAIN = SHARED_DATA / "train"
 
 def pytest_configure(config):
     """One fresh JAX compilation cache for the session, shared with the subprocesses that
-    tests start (train.py, evaluate.py, the CLI), so identical programs compile once."""
+    tests start (train.py, evaluate.py, the CLI), so identical programs compile once.
+
+    Under pytest-xdist each worker gets a folder of its own inside it: JAX writes cache
+    entries without a lock, and a worker must never read one that the other is writing.
+    """
     if "LAPLACE_CODEC_CACHE" not in os.environ:
         os.environ["LAPLACE_CODEC_CACHE"] = tempfile.mkdtemp(prefix="laplace-codec-jax-")
         config._laplace_codec_cache = os.environ["LAPLACE_CODEC_CACHE"]
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        os.environ["LAPLACE_CODEC_CACHE"] = os.path.join(os.environ["LAPLACE_CODEC_CACHE"], worker)
     from laplace_codec.coding.codec import enable_compilation_cache
 
     enable_compilation_cache()
@@ -70,15 +82,33 @@ def make_test_config(name="test"):
     return importlib.import_module(f"configs.{name}").get_config()
 
 
+def shared_folder(name, tmp_path_factory, build):
+    """A folder that ``build(path)`` fills once per test session: under pytest-xdist the
+    first worker to ask builds it (the others wait on a lock) and every worker uses it."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        path = tmp_path_factory.mktemp(name)
+        build(path)
+        return str(path)
+    root = tmp_path_factory.getbasetemp().parent  # the session's folder, above the workers'
+    path, done = root / name, root / f"{name}.done"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(path, ignore_errors=True)  # what a failed build left
+            path.mkdir()
+            build(path)
+            done.touch()
+    return str(path)
+
+
 def _train(config_name, tmp_path_factory):
     from laplace_codec.training import loop as training
 
     config = make_test_config(config_name)
     if TRAIN.is_dir():
         config.data.train_glob = str(TRAIN / "*.png")
-    workdir = tmp_path_factory.mktemp(config_name)
-    training.train_and_evaluate(config, str(workdir))
-    return str(workdir)
+    return shared_folder(config_name, tmp_path_factory,
+                         lambda path: training.train_and_evaluate(config, str(path)))
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import make_test_config
+from conftest import make_test_config, shared_folder
 from conftest import run_cli as cli
 from laplace_codec import api, images
 from laplace_codec.coding import bitstream
@@ -29,9 +29,8 @@ def variable_workdir(tmp_path_factory):
     config = make_test_config("test_variable")
     config.train.num_steps = 2
     config.train.checkpoint_every = 2
-    workdir = tmp_path_factory.mktemp("variable")
-    training.train_and_evaluate(config, str(workdir))
-    return str(workdir)
+    return shared_folder("variable", tmp_path_factory,
+                         lambda path: training.train_and_evaluate(config, str(path)))
 
 
 @pytest.fixture(scope="session")
