@@ -49,12 +49,13 @@ def untrained_codec(config_path: str, overrides: list[str]) -> Codec:
     return Codec(model, params, tables_for(model, params), config.name)
 
 
-def sampling_gflop(codec: Codec, y_hat) -> float:
+def sampling_gflop(codec: Codec, y_hat, q=None) -> float:
     """GFLOP of a one-step DDIM sample of ``y_hat`` (the g_s pyramid and one U-Net
-    evaluation), as XLA's cost analysis counts them."""
+    evaluation), as XLA's cost analysis counts them (``q``: a variable-rate model's quality)."""
     m, key = codec.model, jax.random.PRNGKey(0)
-    one_step = jax.jit(lambda p, y: model_lib.sample_image(m, p, y, key, 1, "ddim"))
-    cost = one_step.lower(codec.params, jax.numpy.asarray(y_hat)).compile().cost_analysis()
+    one_step = jax.jit(lambda p, y, q: model_lib.sample_image(m, p, y, key, 1, "ddim",
+                                                              quality=q))
+    cost = one_step.lower(codec.params, jax.numpy.asarray(y_hat), q).compile().cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     return cost["flops"] / 1e9
 
@@ -92,14 +93,15 @@ def main():
     print(f"{codec.model_id}: {len(pictures)} image(s) of {pictures[0].shape[1]}x"
           f"{pictures[0].shape[0]}", flush=True)
     warm = codec.decode(files[0], steps=1)  # compiles the entropy decoding path
-    result = {"gflop_per_step": round(sampling_gflop(codec, warm.y_hat), 1)}
+    q = None if warm.header.quality is None else jax.numpy.float32(warm.header.quality)
+    result = {"gflop_per_step": round(sampling_gflop(codec, warm.y_hat, q), 1)}
     print(f"one sampling step (g_s pyramid + U-Net, XLA's count): "
           f"{result['gflop_per_step']} GFLOP", flush=True)
     for i, sampler in enumerate(args.samplers.split(",")):
         figures = {}
         for steps in steps_list:
             codec._sample.lower(codec.params, jax.numpy.asarray(warm.y_hat),
-                                warm.header.decoder_seed, steps, sampler).compile()
+                                warm.header.decoder_seed, steps, sampler, q).compile()
             t0 = time.perf_counter()
             decoded = [codec.decode(files[0], steps=steps, sampler=sampler).image]
             decode_s = time.perf_counter() - t0
