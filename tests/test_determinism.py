@@ -165,6 +165,8 @@ def test_a_desynchronised_decoder_fails_with_the_symbol_crc_error(
     if which_step < 0:
         which_step = len(model_lib.coding_steps(codec.model, (8, 12, codec.model.M))) - 1
     _perturb(monkeypatch, codec, which_step, mu_shift, sigma_scale)
+    # The checksum, or before it the range coder running out of escaped values (the symbols
+    # it reads were never written): both name the desynchronisation.
     with pytest.raises(FormatError, match="out of sync"):
         codec.decompress(data)
 

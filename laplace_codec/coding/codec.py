@@ -402,7 +402,7 @@ class Codec:
             network += time.perf_counter() - t0
             t0 = time.perf_counter()
             index = gc.scale_to_index(sigma, tables.scale_edges)
-            v = y_dec.decode(index) - tables.y_offset[index]
+            v = _decode_y(y_dec, index) - tables.y_offset[index]
             y_hat[0][step.index] = v.astype(np.float32) + mu
             symbols.append(v)
             coding += time.perf_counter() - t0
@@ -490,6 +490,17 @@ class Codec:
                    sampler: str | None = None) -> np.ndarray:
         """Decodes the bytes of a .lgc file into a uint8 RGB image (H, W, 3)."""
         return self.decode(data, steps, sampler).image
+
+
+def _decode_y(decoder: Decoder, index: np.ndarray) -> np.ndarray:
+    """``decoder.decode(index)`` for a step of y. A decoder out of sync with the encoder reads
+    symbols that were never written and can run out of escaped values before the checksum
+    catches it, so the range coder's "truncated" names both causes here."""
+    try:
+        return decoder.decode(index)
+    except FormatError as e:
+        raise FormatError(f"{e} while decoding y: the file is damaged, or the decoder went out "
+                          f"of sync (wrong tables or weights)") from None
 
 
 @dataclasses.dataclass
