@@ -6,12 +6,14 @@ By default measures configs/cpu/hyperprior.py, configs/cpu/laplacian.py and
 configs/cpu/diffusion.py. Random uint8 batches of each config's crop and batch
 size (the input pipeline is not timed); the state is committed to the mesh as in training,
 and a second untimed step checks that nothing compiles again. The last line is JSON:
-{"<config name>": {"compile_s", "step_s", "images_per_s"}, ...}.
+{"<config name>": {"compile_s", "step_s", "images_per_s", "minor_faults_per_step"}, ...}
+(the page faults of the timed steps: see laplace_codec/allocator.py).
 """
 
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 
@@ -69,15 +71,19 @@ def measure(path: str, steps: int, overrides: list[str]):
     compile_s = time.perf_counter() - t0
     state, metrics = step(state, batch)  # must not compile again
     jax.block_until_ready(metrics)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     t0 = time.perf_counter()
     for _ in range(steps):
         state, metrics = step(state, batch)
     jax.block_until_ready(metrics)
     step_s = (time.perf_counter() - t0) / steps
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / steps
     print(f"{config.name}: compile {compile_s:.1f} s, {step_s:.3f} s/step, "
-          f"{config.data.batch_size / step_s:.1f} images/s ({shape})", flush=True)
+          f"{config.data.batch_size / step_s:.1f} images/s, {faults:.0f} page faults/step "
+          f"({shape})", flush=True)
     return config.name, dict(compile_s=round(compile_s, 2), step_s=round(step_s, 4),
-                             images_per_s=round(config.data.batch_size / step_s, 2))
+                             images_per_s=round(config.data.batch_size / step_s, 2),
+                             minor_faults_per_step=round(faults))
 
 
 if __name__ == "__main__":

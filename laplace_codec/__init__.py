@@ -7,9 +7,10 @@ Model in Neural Codec with Blur-dissipated Synthesis" (Khoshkhahtinat et al., CV
     image_hat = codec.decompress(data)            # -> uint8 RGB (H, W, 3)
 """
 
-from laplace_codec import xla_cpu
+from laplace_codec import allocator, xla_cpu
 
 xla_cpu.prefer_narrow_vectors()  # before JAX starts its backend: see xla_cpu.py
+allocator.keep_freed_memory()  # before XLA's threads allocate: see allocator.py
 
 from laplace_codec.api import load  # noqa: E402
 from laplace_codec.coding.codec import Codec, enable_compilation_cache  # noqa: E402
