@@ -46,8 +46,10 @@ def main():
                         help="comma-separated peak learning rates")
     parser.add_argument("--optimizer", default=refine_lib.OPTIMIZER,
                         help=f"comma-separated, of {refine_lib.OPTIMIZERS}")
-    parser.add_argument("--keep-best", action="store_true",
-                        help="return the step of the lowest exact loss (refine.KEEP_BEST)")
+    parser.add_argument("--keep-best", action=argparse.BooleanOptionalAction,
+                        default=refine_lib.KEEP_BEST,
+                        help="return the step of the lowest exact loss (default: "
+                        "refine.KEEP_BEST); --no-keep-best returns the last step's")
     args = parser.parse_args()
     codec, qualities, pictures = kodak_model.load(args)
     if args.crop:

@@ -172,6 +172,7 @@ def test_refinement_that_keeps_its_best_step_never_ends_above_its_start(codec, p
                                None, codec.lmbda, 3, learning_rate=1.0)
     assert exact(refine(rounding="ste")) <= start
     assert exact(refine(rounding="noise", keep_best=True)) <= start
+    assert exact(refine(rounding="noise")) <= start  # the default keeps the best step
     assert exact(refine(rounding="noise", keep_best=False)) > 1.5 * start
     with pytest.raises(ValueError, match="unknown refinement optimizer"):
         refine(optimizer="lbfgs")
