@@ -33,10 +33,10 @@ def run(config: str, steps: int, defaults: bool, cpus: str | None):
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.DEVNULL, text=True)
     output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed (exit {process.returncode})")
+    _, status, usage = os.wait4(process.pid, 0)  # the child's own peak resident size
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"{' '.join(command)} failed (exit {code})")
     (figures,) = json.loads(output.strip().splitlines()[-1]).values()
     figures["peak_rss_mb"] = round(usage.ru_maxrss / 1024)
     return figures

@@ -7,8 +7,9 @@ page-faults and is zeroed by the kernel on every call: the CPU-size hyperprior t
 took 45000 minor page faults per step here (180 MB). Serving every allocation from one heap
 (``M_ARENA_MAX`` 1) that is neither mapped per buffer (``M_MMAP_MAX`` 0) nor trimmed
 (``M_TRIM_THRESHOLD`` 2 GiB) reuses the same pages instead; all three are needed (the one
-heap alone, or with no trimming, or no mapping with no trimming, left the faults as they were). Measured in ``benchmarks/allocator.py`` and
-docs/RESULTS.md, "Page faults of every step".
+heap alone, or with no trimming, or no mapping with no trimming, left the faults as they
+were). Measured in ``benchmarks/allocator.py`` and docs/RESULTS.md, "Page faults of every
+step".
 
 The cost: memory freed by the process is kept for reuse rather than returned to the system
 (the resident size stays near its peak). ``LAPLACE_CODEC_SYSTEM_MALLOC=1`` in the
@@ -46,5 +47,6 @@ def keep_freed_memory(environ=os.environ, libc=None) -> bool:
         if not is_glibc():
             return False
         libc = ctypes.CDLL(None)
-    # mallopt returns 1 on success, 0 on a value it refuses.
+    # mallopt returns 1 on success, 0 on a value it refuses; a list, so that a refusal does not
+    # skip the settings after it.
     return all([libc.mallopt(param, value) == 1 for param, value in SETTINGS])
