@@ -28,9 +28,11 @@ def test_depth_to_space_matches_tensorflow_layout():
 
 
 @pytest.mark.parametrize("height,width,kernel,stride,c_in,c_out", [
-    (16, 12, 5, 2, 4, 6),  # the transforms' Down layer: input gradient by depth-to-space
+    (16, 12, 5, 2, 4, 6),  # the transforms' Down layer: input gradient by depth-to-space,
+    # kernel gradient by phases
     (8, 8, 3, 2, 4, 6),
     (12, 12, 7, 2, 4, 6),
+    (12, 9, 5, 3, 4, 6),  # stride 3: phases of two, two and one taps
     (15, 16, 5, 2, 4, 6),  # odd height: the plain transposed gradient
     (10, 10, 3, 1, 4, 6),
     (9, 11, 3, 1, 32, 3),  # few outputs: the kernel gradient as one matrix product
