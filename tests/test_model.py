@@ -27,6 +27,24 @@ def test_depth_to_space_matches_tensorflow_layout():
     np.testing.assert_array_equal(np.asarray(small)[0, :, :, 0], [[0, 1], [2, 3]])
 
 
+def test_the_gradient_of_depth_to_space_is_space_to_depth():
+    # depth_to_space has its own gradient (strided slices): it must be the transpose of the
+    # rearrangement, i.e. its exact inverse, and equal to what autodiff gives for it.
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(2, 3, 5, 27)), jnp.float32)
+    y = depth_to_space(x, 3)
+    np.testing.assert_array_equal(layers.space_to_depth(y, 3), x)
+    g = jnp.asarray(np.random.default_rng(1).normal(size=y.shape), jnp.float32)
+
+    def plain(v):  # the same rearrangement, differentiated by JAX
+        return v.reshape(2, 3, 5, 3, 3, 3).transpose(0, 1, 3, 2, 4, 5).reshape(2, 9, 15, 3)
+
+    np.testing.assert_array_equal(plain(x), y)
+    np.testing.assert_array_equal(jax.vjp(lambda v: depth_to_space(v, 3), x)[1](g)[0],
+                                  jax.vjp(plain, x)[1](g)[0])
+    with pytest.raises(ValueError, match="divisible by 3"):
+        layers.space_to_depth(y[:, :8], 3)
+
+
 @pytest.mark.parametrize("height,width,kernel,stride,c_in,c_out", [
     (16, 12, 5, 2, 4, 6),  # the transforms' Down layer: input gradient by depth-to-space,
     # kernel gradient by phases
