@@ -22,6 +22,12 @@ small output gradient instead. A fourth: the kernel gradient of a strided convol
 window-dilated convolution that ran at half the forward's speed for the 5x5 stride-2 layers
 at batch 2 (59 ms of the campaign's 546 ms step for one of them); ``strided_conv`` computes it
 as the stride-1 kernel gradients of the input's polyphase parts (``_kernel_grad_by_phase``).
+A fifth: the input gradient of a stride-1 convolution is a convolution with the kernel
+flipped and its channel axes swapped, which XLA:CPU folds into the convolution's dimension
+labels (kernel "01oi"); inside a loop with constant weights (encoder-side refinement) it then
+ran on a generic path 14 times slower than the forward convolution, 1.08 s of a 2.7 s step.
+``plain_conv`` and ``narrow_conv`` build that kernel themselves (``_input_gradient_s1``), and
+the entropy models' convolutions are these too.
 """
 
 from __future__ import annotations
@@ -173,6 +179,32 @@ def _kernel_grad_stacked(x: jax.Array, g: jax.Array, size: int) -> jax.Array:
     return k.reshape(x.shape[-1], size, size, c_out).transpose(1, 2, 0, 3)
 
 
+def _input_gradient_s1(g: jax.Array, kernel: jax.Array) -> jax.Array:
+    """Input gradient of a ``SAME`` stride-1 convolution with an odd kernel: ``g`` convolved
+    with the kernel flipped in space and transposed to (H, W, C_out, C_in), materialised."""
+    flipped = jnp.flip(kernel, (0, 1)).transpose(0, 1, 3, 2)
+    return _conv(g, flipped, 1, "SAME")
+
+
+@jax.custom_vjp
+def plain_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """``SAME`` stride-1 convolution whose input gradient is ``_input_gradient_s1``."""
+    return _conv(x, kernel, 1, "SAME")
+
+
+def _plain_conv_fwd(x, kernel):
+    return _conv(x, kernel, 1, "SAME"), (x, kernel)
+
+
+def _plain_conv_bwd(residuals, g):
+    x, kernel = residuals
+    _, vjp_k = jax.vjp(lambda k: _conv(x, k, 1, "SAME"), kernel)
+    return _input_gradient_s1(g, kernel), vjp_k(g)[0]
+
+
+plain_conv.defvjp(_plain_conv_fwd, _plain_conv_bwd)
+
+
 @jax.custom_vjp
 def narrow_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
     """``SAME`` stride-1 convolution whose kernel gradient is ``_kernel_grad_stacked``."""
@@ -185,8 +217,12 @@ def _narrow_conv_fwd(x, kernel):
 
 def _narrow_conv_bwd(residuals, g):
     x, kernel = residuals
-    _, vjp_x = jax.vjp(lambda v: _conv(v, kernel, 1, "SAME"), x)
-    return vjp_x(g)[0], _kernel_grad_stacked(x, g, kernel.shape[0])
+    if kernel.shape[0] % 2:
+        x_grad = _input_gradient_s1(g, kernel)
+    else:
+        _, vjp_x = jax.vjp(lambda v: _conv(v, kernel, 1, "SAME"), x)
+        x_grad = vjp_x(g)[0]
+    return x_grad, _kernel_grad_stacked(x, g, kernel.shape[0])
 
 
 narrow_conv.defvjp(_narrow_conv_fwd, _narrow_conv_bwd)
@@ -233,6 +269,8 @@ class Conv(nn.Module):
         narrow = self.kernel_size[0] ** 2 * self.features <= NARROW * x.shape[-1]
         if self.strides[0] == 1 and narrow:
             y = narrow_conv(x, kernel)
+        elif self.strides[0] == 1 and self.kernel_size[0] % 2:
+            y = plain_conv(x, kernel)
         elif self.strides[0] == 1:
             y = _conv(x, kernel, 1, "SAME")
         else:

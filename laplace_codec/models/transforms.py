@@ -9,7 +9,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 
-from laplace_codec.models.layers import GDN, Down, ResBlock, Up
+from laplace_codec.models.layers import GDN, Conv, Down, ResBlock, Up
 
 
 class AnalysisTransform(nn.Module):
@@ -57,7 +57,7 @@ class HyperAnalysis(nn.Module):
 
     @nn.compact
     def __call__(self, y: jax.Array) -> jax.Array:
-        x = nn.leaky_relu(nn.Conv(self.N, (3, 3))(y))
+        x = nn.leaky_relu(Conv(self.N, (3, 3))(y))
         x = nn.leaky_relu(Down(self.N)(x))
         return Down(self.N)(x)
 
@@ -72,4 +72,4 @@ class HyperSynthesis(nn.Module):
     def __call__(self, z_hat: jax.Array) -> jax.Array:
         x = nn.leaky_relu(Up(self.N)(z_hat))
         x = nn.leaky_relu(Up(self.N * 3 // 2)(x))
-        return nn.Conv(self.features, (3, 3))(x)
+        return Conv(self.features, (3, 3))(x)

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from laplace_codec.models import layers
 from laplace_codec.models.entropy import gaussian_conditional as gc
 from laplace_codec.models.entropy.base import CodingStep, ste_round
 
@@ -20,8 +21,8 @@ class MeanScaleHyperprior(nn.Module):
     hidden: int = 0
 
     def setup(self):
-        self.param_0 = nn.Conv(self.hidden or 2 * self.M, (1, 1))
-        self.param_1 = nn.Conv(2 * self.M, (1, 1))
+        self.param_0 = layers.Conv(self.hidden or 2 * self.M, (1, 1))
+        self.param_1 = layers.Conv(2 * self.M, (1, 1))
 
     def _params(self, hyper: jax.Array):
         out = self.param_1(nn.leaky_relu(self.param_0(hyper)))

@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from laplace_codec.models import layers
 from laplace_codec.models.entropy import gaussian_conditional as gc
 from laplace_codec.models.entropy.base import CodingStep, ste_round
 from laplace_codec.models.entropy.window_attention import POSITION_ENCODINGS, SwinBlock
@@ -74,6 +75,8 @@ def raster_kernel_mask(size: int = 5) -> np.ndarray:
 
 
 def _conv(x: jax.Array, kernel: jax.Array, padding: str) -> jax.Array:
+    if padding == "SAME":  # the same convolution, with an input gradient XLA:CPU runs fast
+        return layers.plain_conv(x, kernel)
     return jax.lax.conv_general_dilated(x, kernel, (1, 1), padding,
                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
@@ -110,9 +113,9 @@ class ParamNet(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array):
-        x = nn.leaky_relu(nn.Conv(self.width, (1, 1))(x))
-        x = nn.leaky_relu(nn.Conv(self.width, (1, 1))(x))
-        mu, raw = jnp.split(nn.Conv(2 * self.channels, (1, 1))(x), 2, axis=-1)
+        x = nn.leaky_relu(layers.Conv(self.width, (1, 1))(x))
+        x = nn.leaky_relu(layers.Conv(self.width, (1, 1))(x))
+        mu, raw = jnp.split(layers.Conv(2 * self.channels, (1, 1))(x), 2, axis=-1)
         return mu, gc.sigma_from_raw(raw)
 
 
