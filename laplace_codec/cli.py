@@ -386,8 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refine", type=_refine_steps, default=0, metavar="N|best",
                    help="optimise the image's latents for N steps before coding (fewer bits "
                    "at the same quality; the file decodes as any other; default 0); 'best' "
-                   f"is {refine_lib.BEST_STEPS} steps (3.7%% fewer bits on Kodak with the default "
-                   "model, about 30 s per Kodak image on 2 CPU cores)")
+                   f"is {refine_lib.BEST_STEPS} steps (4.3%% fewer bits on Kodak with the default "
+                   "model, about 32 s per Kodak image on 2 CPU cores)")
     p.add_argument("--psnr", action="store_true", help="also print the PSNR (and MS-SSIM) "
                    "of the image the file decodes to")
     p.add_argument("--steps", type=int, help="diffusion decoders: sampling steps to record "

@@ -112,7 +112,7 @@ def test_version_names_the_package_and_file_formats():
 
 
 def test_refine_takes_a_number_of_steps_or_the_best_preset():
-    assert cli._refine_steps("best") == refine.BEST_STEPS == 20
+    assert cli._refine_steps("best") == refine.BEST_STEPS == 80
     assert cli._refine_steps("0") == 0 and cli._refine_steps("7") == 7
     for bad in ("-1", "2.5", "bestx", ""):
         with pytest.raises(argparse.ArgumentTypeError, match="or 'best'"):

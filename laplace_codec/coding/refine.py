@@ -37,11 +37,11 @@ import optax
 from laplace_codec.models.entropy.base import sga_round, ste_round
 
 LEARNING_RATE = 5e-3
-# The "best compression" setting (``compress --refine best``): on the default model (fifth
-# export), 20 steps with the best step kept saved 3.7% of the bits at equal PSNR (BD-rate,
-# three Kodak images at three qualities), 40 steps 4.0% in twice the time (57 s per 768x512
-# image on a 2-core AVX-512 CPU); docs/RESULTS.md, "Encoder-side refinement".
-BEST_STEPS = 20
+# The "best compression" setting (``compress --refine best``): on the default model (sixth
+# export), with the best step kept, 80 steps saved 4.3% of the bits at equal PSNR (BD-rate,
+# three Kodak images at three qualities; 20 steps 3.9%, 40 steps 4.2%), in 32 s per 768x512
+# image on a 2-core AVX-512 CPU (60 s on one core); docs/RESULTS.md, "Encoder-side refinement".
+BEST_STEPS = 80
 ROUNDINGS = ("noise", "sga", "ste")
 ROUNDING = "noise"
 # The learning rate over the steps: constant, or a cosine decay from LEARNING_RATE to 0, so
