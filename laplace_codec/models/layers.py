@@ -186,46 +186,40 @@ def _input_gradient_s1(g: jax.Array, kernel: jax.Array) -> jax.Array:
     return _conv(g, flipped, 1, "SAME")
 
 
-@jax.custom_vjp
-def plain_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    """``SAME`` stride-1 convolution whose input gradient is ``_input_gradient_s1``."""
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _stride1_conv(x: jax.Array, kernel: jax.Array, narrow: bool) -> jax.Array:
     return _conv(x, kernel, 1, "SAME")
 
 
-def _plain_conv_fwd(x, kernel):
+def _stride1_conv_fwd(x, kernel, narrow):
     return _conv(x, kernel, 1, "SAME"), (x, kernel)
 
 
-def _plain_conv_bwd(residuals, g):
-    x, kernel = residuals
-    _, vjp_k = jax.vjp(lambda k: _conv(x, k, 1, "SAME"), kernel)
-    return _input_gradient_s1(g, kernel), vjp_k(g)[0]
-
-
-plain_conv.defvjp(_plain_conv_fwd, _plain_conv_bwd)
-
-
-@jax.custom_vjp
-def narrow_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
-    """``SAME`` stride-1 convolution whose kernel gradient is ``_kernel_grad_stacked``."""
-    return _conv(x, kernel, 1, "SAME")
-
-
-def _narrow_conv_fwd(x, kernel):
-    return _conv(x, kernel, 1, "SAME"), (x, kernel)
-
-
-def _narrow_conv_bwd(residuals, g):
+def _stride1_conv_bwd(narrow, residuals, g):
     x, kernel = residuals
     if kernel.shape[0] % 2:
         x_grad = _input_gradient_s1(g, kernel)
     else:
         _, vjp_x = jax.vjp(lambda v: _conv(v, kernel, 1, "SAME"), x)
         x_grad = vjp_x(g)[0]
-    return x_grad, _kernel_grad_stacked(x, g, kernel.shape[0])
+    if narrow:
+        return x_grad, _kernel_grad_stacked(x, g, kernel.shape[0])
+    _, vjp_k = jax.vjp(lambda k: _conv(x, k, 1, "SAME"), kernel)
+    return x_grad, vjp_k(g)[0]
 
 
-narrow_conv.defvjp(_narrow_conv_fwd, _narrow_conv_bwd)
+_stride1_conv.defvjp(_stride1_conv_fwd, _stride1_conv_bwd)
+
+
+def plain_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """``SAME`` stride-1 convolution whose input gradient (odd kernels) is
+    ``_input_gradient_s1``."""
+    return _stride1_conv(x, kernel, False)
+
+
+def narrow_conv(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """``plain_conv`` whose kernel gradient is ``_kernel_grad_stacked``."""
+    return _stride1_conv(x, kernel, True)
 
 
 @jax.custom_vjp
