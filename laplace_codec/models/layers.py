@@ -136,7 +136,7 @@ def _kernel_grad_by_phase(x: jax.Array, g: jax.Array, size: int, stride: int,
     of the two axes, the gradient of the taps ``k[a::s, b::s]`` is that of a stride-1 VALID
     convolution of ``x_ab``. XLA:CPU runs those as plain convolutions; the strided rule
     (a window-dilated convolution) ran 2.2x slower for the 5x5 stride-2 layer at 128x128x96
-    (``benchmarks/strided_kernel_grad.py``). Same products, summed in the same order."""
+    (``benchmarks/strided_kernel_grad.py``, where the two gave bit-identical gradients)."""
     high = size - stride - low
     x_pad = jnp.pad(x, ((0, 0), (low, high), (low, high), (0, 0)))
     h_out, w_out = g.shape[1:3]
@@ -263,10 +263,8 @@ class Conv(nn.Module):
         narrow = self.kernel_size[0] ** 2 * self.features <= NARROW * x.shape[-1]
         if self.strides[0] == 1 and narrow:
             y = narrow_conv(x, kernel)
-        elif self.strides[0] == 1 and self.kernel_size[0] % 2:
-            y = plain_conv(x, kernel)
         elif self.strides[0] == 1:
-            y = _conv(x, kernel, 1, "SAME")
+            y = plain_conv(x, kernel)
         else:
             y = strided_conv(x, kernel, self.strides[0])
         return add_bias(y, bias)
