@@ -52,7 +52,7 @@ def main():
 
     @jax.jit
     def dilated(x, g, kernel):
-        _, vjp = jax.vjp(lambda k: layers._conv(x, k, STRIDE, "SAME"), kernel)
+        _, vjp = jax.vjp(lambda k: layers.conv(x, k, STRIDE, "SAME"), kernel)
         return vjp(g)[0]
 
     @jax.jit

@@ -84,7 +84,9 @@ def _depth_to_space_bwd(block, _, g):
 depth_to_space.defvjp(_depth_to_space_fwd, _depth_to_space_bwd)
 
 
-def _conv(x: jax.Array, kernel: jax.Array, stride: int, padding) -> jax.Array:
+def conv(x: jax.Array, kernel: jax.Array, stride: int, padding) -> jax.Array:
+    """NHWC ``x`` convolved with an HWIO ``kernel`` (``padding`` as in ``lax``), with
+    autodiff's gradients: the layers below wrap it with faster ones."""
     return jax.lax.conv_general_dilated(x, kernel, (stride, stride), padding,
                                         dimension_numbers=_DIMENSIONS)
 
@@ -118,11 +120,11 @@ def _input_gradient_kernel(kernel: jax.Array, stride: int, low: int):
 def strided_conv(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
     """``SAME`` convolution of NHWC ``x`` with an odd square kernel at ``stride``; on even
     H and W its input gradient is a stride-1 convolution and depth-to-space (same values)."""
-    return _conv(x, kernel, stride, "SAME")
+    return conv(x, kernel, stride, "SAME")
 
 
 def _strided_conv_fwd(x, kernel, stride):
-    return _conv(x, kernel, stride, "SAME"), (x, kernel)
+    return conv(x, kernel, stride, "SAME"), (x, kernel)
 
 
 def _kernel_grad_by_phase(x: jax.Array, g: jax.Array, size: int, stride: int,
@@ -145,7 +147,7 @@ def _kernel_grad_by_phase(x: jax.Array, g: jax.Array, size: int, stride: int,
         for b in range(stride):
             taps_a, taps_b = len(range(a, size, stride)), len(range(b, size, stride))
             x_ab = x_pad[:, a::stride, b::stride][:, :h_out + taps_a - 1, :w_out + taps_b - 1]
-            _, vjp = jax.vjp(lambda k: _conv(x_ab, k, 1, "VALID"),  # noqa: B023 (used at once)
+            _, vjp = jax.vjp(lambda k: conv(x_ab, k, 1, "VALID"),  # noqa: B023 (used at once)
                              jnp.zeros((taps_a, taps_b) + kernel_grad.shape[2:], g.dtype))
             kernel_grad = kernel_grad.at[a::stride, b::stride].set(vjp(g)[0])
     return kernel_grad
@@ -155,11 +157,11 @@ def _strided_conv_bwd(stride, residuals, g):
     x, kernel = residuals
     size, h, w = kernel.shape[0], x.shape[1], x.shape[2]
     if h % stride or w % stride or size % 2 == 0 or size < stride:
-        _, vjp = jax.vjp(lambda v, k: _conv(v, k, stride, "SAME"), x, kernel)
+        _, vjp = jax.vjp(lambda v, k: conv(v, k, stride, "SAME"), x, kernel)
         return vjp(g)
     low = (size - stride) // 2  # SAME pads (K - s) in all when s divides H, low half first
     k, (pad_low, pad_high) = _input_gradient_kernel(kernel, stride, low)
-    x_grad = depth_to_space(_conv(g, k, 1, ((pad_low, pad_high), (pad_low, pad_high))), stride)
+    x_grad = depth_to_space(conv(g, k, 1, ((pad_low, pad_high), (pad_low, pad_high))), stride)
     return x_grad, _kernel_grad_by_phase(x, g, size, stride, low)
 
 
@@ -183,16 +185,16 @@ def _input_gradient_s1(g: jax.Array, kernel: jax.Array) -> jax.Array:
     """Input gradient of a ``SAME`` stride-1 convolution with an odd kernel: ``g`` convolved
     with the kernel flipped in space and transposed to (H, W, C_out, C_in), materialised."""
     flipped = jnp.flip(kernel, (0, 1)).transpose(0, 1, 3, 2)
-    return _conv(g, flipped, 1, "SAME")
+    return conv(g, flipped, 1, "SAME")
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def _stride1_conv(x: jax.Array, kernel: jax.Array, narrow: bool) -> jax.Array:
-    return _conv(x, kernel, 1, "SAME")
+    return conv(x, kernel, 1, "SAME")
 
 
 def _stride1_conv_fwd(x, kernel, narrow):
-    return _conv(x, kernel, 1, "SAME"), (x, kernel)
+    return conv(x, kernel, 1, "SAME"), (x, kernel)
 
 
 def _stride1_conv_bwd(narrow, residuals, g):
@@ -200,11 +202,11 @@ def _stride1_conv_bwd(narrow, residuals, g):
     if kernel.shape[0] % 2:
         x_grad = _input_gradient_s1(g, kernel)
     else:
-        _, vjp_x = jax.vjp(lambda v: _conv(v, kernel, 1, "SAME"), x)
+        _, vjp_x = jax.vjp(lambda v: conv(v, kernel, 1, "SAME"), x)
         x_grad = vjp_x(g)[0]
     if narrow:
         return x_grad, _kernel_grad_stacked(x, g, kernel.shape[0])
-    _, vjp_k = jax.vjp(lambda k: _conv(x, k, 1, "SAME"), kernel)
+    _, vjp_k = jax.vjp(lambda k: conv(x, k, 1, "SAME"), kernel)
     return x_grad, vjp_k(g)[0]
 
 

@@ -77,8 +77,7 @@ def raster_kernel_mask(size: int = 5) -> np.ndarray:
 def _conv(x: jax.Array, kernel: jax.Array, padding: str) -> jax.Array:
     if padding == "SAME":  # the same convolution, with an input gradient XLA:CPU runs fast
         return layers.plain_conv(x, kernel)
-    return jax.lax.conv_general_dilated(x, kernel, (1, 1), padding,
-                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return layers.conv(x, kernel, 1, padding)
 
 
 class MaskedConv(nn.Module):
