@@ -1,10 +1,13 @@
 """Sweep files: the point vocabulary and the commands they expand to."""
 
+import ast
+
 import ml_collections
 import pytest
 
 from laplace_codec.errors import InputError
-from laplace_codec.training import sweep
+from laplace_codec.models import model as model_lib
+from laplace_codec.training import config_files, sweep
 from tests.conftest import REPO
 
 H = sweep.Hyper()
@@ -72,3 +75,22 @@ def test_the_sigma_b_sweep_sits_on_the_codec_it_names():
     assert decoders.loss.lmbda == codec.loss.lmbda
     assert set(decoders.train.freeze.split(",")) == {"g_a", "h_a", "h_s", "z_prior", "y_model",
                                                     "g_s"}
+
+
+SWEEPS = sorted(str(p.relative_to(REPO)) for p in REPO.glob("configs/sweeps/*.py")
+                if p.name != "__init__.py")
+
+
+@pytest.mark.parametrize("path", SWEEPS)
+def test_every_sweep_file_names_its_command_and_its_points_build_their_models(path):
+    commands = sweep.commands(str(REPO / path), "runs/x", [])
+    workdirs = [c[3] for c in commands]
+    assert commands and len(set(workdirs)) == len(workdirs), f"{path}: points share a workdir"
+    for command in commands:
+        overrides = [arg[len("--config."):] for arg in command if arg.startswith("--config.")]
+        config = config_files.load_config(str(REPO / path), overrides)
+        model_lib.decoder_for(model_lib.from_config(config.model))
+        assert f"--workdir=runs/x/{config.name}" == command[3]
+    docstring = ast.get_docstring(ast.parse((REPO / path).read_text()))
+    assert docstring and f"--sweep={path}" in docstring, (
+        f"{path}'s docstring should hold the command that runs it")
