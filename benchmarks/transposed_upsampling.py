@@ -71,10 +71,11 @@ def median_ms(fn, args, repeats: int) -> float:
     return 1e3 * float(np.median(times))
 
 
-def time_layer(layer, x, kernel, bias, repeats: int):
-    forward = jax.jit(layer)
-    grad = jax.jit(jax.grad(lambda *a: jnp.sum(jnp.square(layer(*a))), argnums=(0, 1, 2)))
-    return median_ms(forward, (x, kernel, bias), repeats), median_ms(grad, (x, kernel, bias), repeats)
+def time_layer(layer, args: tuple, repeats: int) -> tuple[float, float]:
+    """Median milliseconds of ``layer(*args)``, and of its forward with the gradients of a
+    sum of squares with respect to every argument."""
+    grad = jax.grad(lambda *a: jnp.sum(jnp.square(layer(*a))), argnums=tuple(range(len(args))))
+    return median_ms(jax.jit(layer), args, repeats), median_ms(jax.jit(grad), args, repeats)
 
 
 def main():
@@ -89,8 +90,8 @@ def main():
         x = jax.random.normal(keys[0], (batch, size, size, c_in))
         k3 = 0.05 * jax.random.normal(keys[1], (3, 3, c_in, 4 * c_out))
         k5 = 0.05 * jax.random.normal(keys[2], (5, 5, c_in, c_out))
-        sf, sg = time_layer(subpixel, x, k3, jnp.zeros((4 * c_out,)), args.repeats)
-        tf, tg = time_layer(transposed, x, k5, jnp.zeros((c_out,)), args.repeats)
+        sf, sg = time_layer(subpixel, (x, k3, jnp.zeros((4 * c_out,))), args.repeats)
+        tf, tg = time_layer(transposed, (x, k5, jnp.zeros((c_out,))), args.repeats)
         print(f"{batch}x{size}x{size}x{c_in} -> {c_out}: sub-pixel forward {sf:.1f} ms, gradient "
               f"{sg:.1f} ms; transposed {tf:.1f}, {tg:.1f} ms; ratios {tf / sf:.2f}, {tg / sg:.2f}",
               flush=True)

@@ -18,13 +18,17 @@ against ``layers.conv`` first.
 from __future__ import annotations
 
 import argparse
-import time
+import os
+import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from laplace_codec.models import layers
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.transposed_upsampling import time_layer  # noqa: E402
 
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float32)
 G = np.array([[1, 0, 0], [.5, .5, .5], [.5, -.5, .5], [0, 0, 1]], np.float32)
@@ -84,16 +88,6 @@ def check():
         raise AssertionError(f"Winograd differs from the direct convolution: {errors}")
 
 
-def median_ms(fn, args, repeats: int) -> float:
-    jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - t0)
-    return 1e3 * float(np.median(times))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=15)
@@ -105,11 +99,8 @@ def main():
     for batch, size, c_in, c_out in LAYERS:
         x = jax.random.normal(keys[0], (batch, size, size, c_in))
         kernel = 0.05 * jax.random.normal(keys[1], (3, 3, c_in, c_out))
-        times = []
-        for conv in (layers.plain_conv, winograd_conv):
-            grad = jax.grad(lambda v, k, f=conv: jnp.sum(jnp.square(f(v, k))), argnums=(0, 1))
-            times += [median_ms(jax.jit(conv), (x, kernel), args.repeats),
-                      median_ms(jax.jit(grad), (x, kernel), args.repeats)]
+        times = [*time_layer(layers.plain_conv, (x, kernel), args.repeats),
+                 *time_layer(winograd_conv, (x, kernel), args.repeats)]
         print(f"{batch}x{size}x{size}x{c_in} -> {c_out}: direct forward {times[0]:.1f} ms, with "
               f"gradients {times[1]:.1f} ms; Winograd {times[2]:.1f}, {times[3]:.1f} ms; ratios "
               f"{times[2] / times[0]:.2f}, {times[3] / times[1]:.2f}", flush=True)
