@@ -4,11 +4,13 @@
 The campaign (configs/cpu/variable_long.py) keeps its learning rate constant for 80% of its run
 and exports an exponential moving average of its weights (decay 0.999, about the last 1000
 steps), on the claim that the average does most of what a decay would do to the exported
-model. ``decay=cosine`` tests the claim: it branches from one checkpoint of the campaign
-(``runs/variable-long``: weights, Adam moments, EMA and data position) and decays the rate
-from the campaign's 5e-5 to its final 1e-5 (``optim.final_learning_rate``) along a cosine over
-the 2000 steps to the step of the campaign's own checkpoint there, which is the control
-(constant 5e-5):
+model. Early in the run that held (configs/sweeps/late_recipe.py's ``lr=decay``, 1e-4 to 1e-5
+over 3308 steps from step 16692 of the long run: no difference); ``decay=cosine`` tests it
+again late in the run, at the lower rate, nearer the model's noise floor: it branches from
+one checkpoint of the campaign (``runs/variable-long``: weights, Adam moments, EMA and data
+position) and decays the rate from the campaign's 5e-5 to its final 1e-5
+(``optim.final_learning_rate``) along a cosine over the 2000 steps to the step of the
+campaign's own checkpoint there, which is the control (constant 5e-5):
 
     mkdir -p runs/campaign_decay/decay=cosine/checkpoints
     cp -r runs/variable-long/checkpoints/10000 runs/campaign_decay/decay=cosine/checkpoints/
