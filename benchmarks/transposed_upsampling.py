@@ -78,20 +78,26 @@ def time_layer(layer, args: tuple, repeats: int) -> tuple[float, float]:
     return median_ms(jax.jit(layer), args, repeats), median_ms(jax.jit(grad), args, repeats)
 
 
+def parse_repeats(doc: str, default: int) -> int:
+    """``--repeats`` of a layer benchmark's command line (at least 1); ``doc``: its docstring."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=default)
+    repeats = parser.parse_args().repeats
+    if repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {repeats}")
+    return repeats
+
+
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=20)
-    args = parser.parse_args()
-    if args.repeats < 1:
-        parser.error(f"--repeats must be at least 1, got {args.repeats}")
+    repeats = parse_repeats(__doc__, default=20)
     check_against_lax()
     keys = jax.random.split(jax.random.PRNGKey(0), 3)
     for batch, size, c_in, c_out in LAYERS:
         x = jax.random.normal(keys[0], (batch, size, size, c_in))
         k3 = 0.05 * jax.random.normal(keys[1], (3, 3, c_in, 4 * c_out))
         k5 = 0.05 * jax.random.normal(keys[2], (5, 5, c_in, c_out))
-        sf, sg = time_layer(subpixel, (x, k3, jnp.zeros((4 * c_out,))), args.repeats)
-        tf, tg = time_layer(transposed, (x, k5, jnp.zeros((c_out,))), args.repeats)
+        sf, sg = time_layer(subpixel, (x, k3, jnp.zeros((4 * c_out,))), repeats)
+        tf, tg = time_layer(transposed, (x, k5, jnp.zeros((c_out,))), repeats)
         print(f"{batch}x{size}x{size}x{c_in} -> {c_out}: sub-pixel forward {sf:.1f} ms, gradient "
               f"{sg:.1f} ms; transposed {tf:.1f}, {tg:.1f} ms; ratios {tf / sf:.2f}, {tg / sg:.2f}",
               flush=True)

@@ -17,7 +17,6 @@ against ``layers.conv`` first.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -28,7 +27,7 @@ import numpy as np
 from laplace_codec.models import layers
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.transposed_upsampling import time_layer  # noqa: E402
+from benchmarks.transposed_upsampling import parse_repeats, time_layer  # noqa: E402
 
 B_T = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float32)
 G = np.array([[1, 0, 0], [.5, .5, .5], [.5, -.5, .5], [0, 0, 1]], np.float32)
@@ -89,18 +88,14 @@ def check():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=15)
-    args = parser.parse_args()
-    if args.repeats < 1:
-        parser.error(f"--repeats must be at least 1, got {args.repeats}")
+    repeats = parse_repeats(__doc__, default=15)
     check()
     keys = jax.random.split(jax.random.PRNGKey(0))
     for batch, size, c_in, c_out in LAYERS:
         x = jax.random.normal(keys[0], (batch, size, size, c_in))
         kernel = 0.05 * jax.random.normal(keys[1], (3, 3, c_in, c_out))
-        times = [*time_layer(layers.plain_conv, (x, kernel), args.repeats),
-                 *time_layer(winograd_conv, (x, kernel), args.repeats)]
+        times = [*time_layer(layers.plain_conv, (x, kernel), repeats),
+                 *time_layer(winograd_conv, (x, kernel), repeats)]
         print(f"{batch}x{size}x{size}x{c_in} -> {c_out}: direct forward {times[0]:.1f} ms, with "
               f"gradients {times[1]:.1f} ms; Winograd {times[2]:.1f}, {times[3]:.1f} ms; ratios "
               f"{times[2] / times[0]:.2f}, {times[3] / times[1]:.2f}", flush=True)
