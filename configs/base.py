@@ -22,6 +22,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.model = ml_collections.ConfigDict()
     config.model.N = 192
     config.model.M = 256
+    config.model.N_hyper = 0  # channels of h_a, h_s and z; 0: N (training/widen.py)
     config.model.res_blocks = 1
     config.model.entropy = "laplacian"
     # Options of each entropy model live under its name (model.<entropy>).
@@ -70,6 +71,9 @@ def get_config() -> ml_collections.ConfigDict:
     # A checkpoint folder or a bundled model's name whose same-named, same-shaped weights
     # start the run.
     config.train.init_from = ""
+    # Widen init_from's g_a and g_s to this model's N, keeping what the model computes
+    # (laplace_codec/training/widen.py; model.N_hyper = init_from's N).
+    config.train.widen = False
     # The training steps behind init_from ("12000+9000"): set by training when the run starts
     # from a bundled model (its steps then, before a newer export may replace it under the same
     # name), kept on resume; an export adds the run's steps to it.

@@ -379,7 +379,7 @@ class Codec:
             raise FormatError("header is inconsistent: padded size is not a multiple of 64")
         if len(streams) != 2:
             raise FormatError(f"expected 2 streams for this model, found {len(streams)}")
-        z_shape = (1, hp // mult, wp // mult, self.model.N)
+        z_shape = (1, hp // mult, wp // mult, self.model.z_channels)
         y_shape = (1, hp // 16, wp // 16, self.model.M)
 
         t0 = time.perf_counter()

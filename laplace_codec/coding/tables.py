@@ -135,4 +135,4 @@ def tables_for(model: model_lib.CompressionModel, params) -> CodingTables:
     """The coding tables of a model's trained parameters (built once, then stored with the
     weights: in the checkpoint at every save, and in a bundled model's file)."""
     logits = _logits_fn(model)
-    return build_tables(lambda v: np.asarray(logits(params, jnp.asarray(v))), model.N)
+    return build_tables(lambda v: np.asarray(logits(params, jnp.asarray(v))), model.z_channels)

@@ -56,8 +56,9 @@ ENTROPY_MODELS = {"hyperprior": MeanScaleHyperprior, "laplacian": LaplacianEntro
 
 
 class CompressionModel(nn.Module):
-    N: int = 192
-    M: int = 256
+    N: int = 192  # channels of g_a and g_s (and of h_a, h_s and z unless N_hyper is set)
+    M: int = 256  # channels of y
+    N_hyper: int = 0  # channels of h_a, h_s and z; 0: N (a model widened by training/widen.py)
     res_blocks: int = 1
     entropy: str = "hyperprior"
     entropy_options: tuple = ()  # (name, value) pairs for the entropy model of y
@@ -74,13 +75,18 @@ class CompressionModel(nn.Module):
         self.g_s = SynthesisTransform(self.N, 3, self.res_blocks)
         for name, module in decoder.make_modules().items():  # phi: a diffusion decoder's
             setattr(self, name, module)
-        self.h_a = HyperAnalysis(self.N)
-        self.h_s = HyperSynthesis(self.N, 2 * self.M)
-        self.z_prior = FactorizedPrior(self.N)
+        self.h_a = HyperAnalysis(self.z_channels)
+        self.h_s = HyperSynthesis(self.z_channels, 2 * self.M)
+        self.z_prior = FactorizedPrior(self.z_channels)
         self.y_model = ENTROPY_MODELS[self.entropy](self.M, **dict(self.entropy_options))
         if self.rate_lmbdas:
             self.y_gain = GainUnit(check_lmbdas(self.rate_lmbdas), self.M)
-            self.z_gain = GainUnit(self.rate_lmbdas, self.N)
+            self.z_gain = GainUnit(self.rate_lmbdas, self.z_channels)
+
+    @property
+    def z_channels(self) -> int:
+        """Channels of z (and the width of ``h_a``, ``h_s``)."""
+        return self.N_hyper or self.N
 
     @property
     def variable_rate(self) -> bool:
@@ -176,6 +182,7 @@ def from_config(model_config: ml_collections.ConfigDict) -> CompressionModel:
     decoder = decoder_kind(model_config.get("decoder", "mse"))
     rate_lmbdas = tuple(model_config.get("rate_lmbdas", ()) or ())
     return CompressionModel(N=model_config.N, M=model_config.M,
+                            N_hyper=model_config.get("N_hyper", 0) or 0,
                             res_blocks=model_config.res_blocks, entropy=model_config.entropy,
                             entropy_options=options, decoder=decoder.name,
                             decoder_options=decoder.config_options(model_config),

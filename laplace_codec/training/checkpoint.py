@@ -204,8 +204,8 @@ def verify_params(model, params, tables, where: str) -> None:
             f"N={model.N}, M={model.M}, res_blocks={model.res_blocks}): "
             f"{'; '.join(problems)}; the weights were saved with another config or another "
             f"version of the model code")
-    if tables is not None and len(tables["z_offset"]) != model.N:
+    if tables is not None and len(tables["z_offset"]) != model.z_channels:
         raise CheckpointError(
             f"checkpoint {where}: the coding tables are for {len(tables['z_offset'])} channels "
-            f"of z, the model has N={model.N}; rebuild them with `laplace-codec build-tables "
+            f"of z, the model has {model.z_channels}; rebuild them with `laplace-codec build-tables "
             f"--ckpt DIR`")

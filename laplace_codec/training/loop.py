@@ -47,7 +47,7 @@ from laplace_codec.coding.tables import tables_for
 from laplace_codec.errors import CheckpointError, InputError
 from laplace_codec.models import gain
 from laplace_codec.models import model as model_lib
-from laplace_codec.training import checkpoint, data, optimizer
+from laplace_codec.training import checkpoint, data, optimizer, widen
 
 
 class TrainingError(RuntimeError):
@@ -169,13 +169,14 @@ def write_training_state(workdir: str, step: int, config, model, state) -> str:
     return os.path.join(workdir, "checkpoints", str(step))
 
 
-def warm_start(params, path: str):
+def warm_start(params, path: str, widen_transforms: bool = False):
     """Copies into ``params`` every parameter of the checkpoint at ``path`` with the same
     name and shape (``train.init_from``: the second stage of a two-stage recipe, or a
     diffusion codec started from a trained MSE codec's encoder and entropy model).
     ``path`` is a checkpoint folder or, when no such folder exists, the name of a bundled
-    zoo model (its stored weights). Returns (params, names copied, names left as
-    initialised)."""
+    zoo model (its stored weights). With ``widen_transforms`` (``train.widen``), the
+    source's narrower ``g_a`` and ``g_s`` are first widened to the model's (``widen.py``).
+    Returns (params, names copied, names left as initialised)."""
     if os.path.isdir(path):
         source_params = checkpoint.load(path).params
     else:
@@ -184,6 +185,9 @@ def warm_start(params, path: str):
         except CheckpointError as e:
             raise ValueError(f"train.init_from = {path!r} is neither a checkpoint folder nor "
                              f"a bundled model: {e}") from None
+    if widen_transforms:
+        source_params = widen.widen(jax.tree_util.tree_map(np.asarray, source_params),
+                                    jax.tree_util.tree_map(np.asarray, params))
     source = {jax.tree_util.keystr(k): v for k, v in
               jax.tree_util.tree_flatten_with_path(source_params)[0]}
     copied, fresh = [], []
@@ -293,7 +297,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         if "init_from_steps" in config.train and not config.train.init_from_steps:
             config.train.init_from_steps = zoo.training_steps(
                 os.path.basename(config.train.init_from.rstrip("/\\")))
-        params, copied, fresh = warm_start(state["params"], config.train.init_from)
+        params, copied, fresh = warm_start(state["params"], config.train.init_from,
+                                           config.train.get("widen", False))
         stuck = sorted({n.split("'")[1] for n in fresh} & frozen_modules(config, model))
         if stuck:
             raise ValueError(f"train.freeze keeps {stuck} fixed, but {config.train.init_from} "
