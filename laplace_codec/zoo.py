@@ -49,6 +49,7 @@ RETIRED: dict[str, tuple[str, str]] = {
     "02e258eca438283c": ("laplacian-mse-vr", "7880adf9ed5bb9394a248902828da72df1442bec"),  # 12000+9000+34000 steps
     "0f9bebec9714415b": ("laplacian-mse-vr", "ef77200ed74e02e92f2397ce3da8041cba6b1c1e"),  # 12000+9000+46000 steps
     "5a2faa467ff95f25": ("laplacian-mse-vr", "3c78621d3708cb162afd5fc4d76820a60fae5a8a"),  # 12000+9000+66000 steps
+    "d1965feb185f8374": ("laplacian-mse-vr", "5e55231a481aa08898ff677643a632c4352a94c9"),  # 12000+9000+86000 steps
 }
 # The fixed-rate MSE family that the variable-rate models replaced in version 0.5.0:
 # model hash -> name; its successor is the family's "-vr" model at the same lambda.
