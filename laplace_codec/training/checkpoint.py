@@ -201,7 +201,8 @@ def verify_params(model, params, tables, where: str) -> None:
     if problems:
         raise CheckpointError(
             f"checkpoint {where} does not match its config's model (entropy={model.entropy}, "
-            f"N={model.N}, M={model.M}, res_blocks={model.res_blocks}): "
+            f"N={model.N}, M={model.M}, z channels={model.z_channels}, "
+            f"res_blocks={model.res_blocks}): "
             f"{'; '.join(problems)}; the weights were saved with another config or another "
             f"version of the model code")
     if tables is not None and len(tables["z_offset"]) != model.z_channels:
