@@ -38,8 +38,7 @@ def test_a_widened_model_computes_the_narrow_models_outputs_and_learns_its_new_c
     x, q = _image(), jnp.float32(1.5)
     p_narrow = narrow.init(jax.random.PRNGKey(0), x, False, q)["params"]
     p_fresh = wide.init(jax.random.PRNGKey(1), x, False, q)["params"]
-    p_wide = widen.widen(jax.tree_util.tree_map(np.asarray, p_narrow),
-                         jax.tree_util.tree_map(np.asarray, p_fresh))
+    p_wide = widen.widen(p_narrow, p_fresh)
     _assert_same(_outputs(narrow, p_narrow, x, q), _outputs(wide, p_wide, x, q))
 
     kernel = p_wide["g_s"]["Up_1"]["Conv_0"]["kernel"]  # (3, 3, 12 in, 4 x 12 out)

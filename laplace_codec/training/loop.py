@@ -186,8 +186,7 @@ def warm_start(params, path: str, widen_transforms: bool = False):
             raise ValueError(f"train.init_from = {path!r} is neither a checkpoint folder nor "
                              f"a bundled model: {e}") from None
     if widen_transforms:
-        source_params = widen.widen(jax.tree_util.tree_map(np.asarray, source_params),
-                                    jax.tree_util.tree_map(np.asarray, params))
+        source_params = widen.widen(source_params, params)
     source = {jax.tree_util.keystr(k): v for k, v in
               jax.tree_util.tree_flatten_with_path(source_params)[0]}
     copied, fresh = [], []

@@ -46,7 +46,7 @@ def _old_positions(size: int, new_size: int, n: int, new_n: int) -> np.ndarray:
 
 
 def _widen_leaf(name: str, old: np.ndarray, fresh: np.ndarray, n: int, new_n: int):
-    out = np.array(fresh, dtype=np.asarray(fresh).dtype, copy=True)
+    out = fresh.copy()
     if name == "kernel":  # (kh, kw, in, out)
         rows = _old_positions(old.shape[2], out.shape[2], n, new_n)
         cols = _old_positions(old.shape[3], out.shape[3], n, new_n)
