@@ -181,7 +181,7 @@ def measure(model, variables, originals: np.ndarray, quality, args) -> dict:
         error = jnp.clip(a, -1, 1) - x
         a = np.asarray(model_lib.to_uint8(jnp.clip(a, -1, 1))).astype(np.uint8)
         lpips = float(np.mean([metrics.lpips(o, r) for o, r in zip(originals, a)]))
-        shift = (a.astype(np.float64) - originals).mean(axis=(0, 1, 2))
+        shift = np.mean([metrics.colour_shift(o, r) for o, r in zip(originals, a)], axis=0)
         out = dict(lpips=round(lpips, 4), shift=[round(float(v), 2) for v in shift])
         if edges:
             energy, count = band_energy(error, edges)

@@ -203,7 +203,7 @@ def evaluate(ckpts: list[str], data_glob: str, steps: int | None = None,
 
 
 EVAL_KEYS = ("bpp", "estimated_bpp", "psnr", "psnr_of_mean_mse", "ms_ssim", "lpips",
-             "encode_s", "decode_s")
+             "colour_shift", "encode_s", "decode_s")
 
 
 def _measure(codec: Codec, paths: list[str], eval_glob: str, progress: bool) -> dict:

@@ -21,6 +21,19 @@ def test_psnr_matches_hand_computation():
     assert metrics.psnr(a, a) == math.inf
 
 
+def test_colour_shift_is_each_channels_signed_mean_difference():
+    a = np.full((4, 5, 3), 100, np.uint8)
+    b = a.copy()
+    b[..., 0] += 2          # red up by 2 levels everywhere
+    b[0, :, 1] -= 5         # green down by 5 in one row of 4: -1.25 on average
+    b[:2, :, 2] += 1        # blue up by 1 in half the image, down by 1 in the other half
+    b[2:, :, 2] -= 1
+    assert metrics.colour_shift(a, b) == [2.0, -1.25, 0.0]
+    assert metrics.colour_shift(b, a) == [-2.0, 1.25, 0.0]
+    with pytest.raises(ValueError, match="shape"):
+        metrics.colour_shift(a, b[:3])
+
+
 def test_ms_ssim_is_one_on_identity_and_falls_with_noise():
     x = images.read_image("sample:astronaut")
     assert math.isclose(metrics.ms_ssim(x, x), 1.0, rel_tol=1e-6)
@@ -68,6 +81,9 @@ def test_evaluate_writes_every_field_for_every_image(trained_workdir, tmp_path):
             assert isinstance(r[key], float | int) and r[key] > 0, (key, r)
         assert math.isclose(r["bpp"], 8 * r["bytes"] / (r["height"] * r["width"]))
     assert math.isclose(result["results"]["bpp"][0], np.mean([r["bpp"] for r in records]))
+    np.testing.assert_allclose(result["results"]["colour-shift-rgb"][0],
+                               np.mean([r["colour_shift"] for r in records], axis=0))
+    assert "shift R/G/B" in done.stdout
     # Not the Kodak images: the published Kodak anchors and BD-rates against them are left
     # out, with a note (tests/test_anchors.py: the Kodak set is recognised by its pixels).
     names = [c["name"] for c in result["comparisons"]]

