@@ -10,8 +10,9 @@ center crops (no entropy coding: y_hat comes from the model's forward pass).
 Prints the PSNR of the MSE image ``g_s(y_hat)``; for t in ``--t``, the eps-MSE and the PSNR of
 the one-step ``x0_hat`` (eq. 3) from ``z_t`` of the true image; then the PSNR of samples for
 each ``--runs`` entry (``sampler:steps``; ``:noclip`` or ``:clip`` after it overrides
-the decoder's ``clip_x0``, whether each step clips x0_hat to [-1, 1], and ``:tau=0.5`` its
-sampling ``temperature``, for example ``ddim:50:noclip:tau=0.5``), with their LPIPS and
+the decoder's ``clip_x0``, whether each step clips x0_hat to [-1, 1], ``:tau=0.5`` its
+sampling ``temperature``, and ``:dc`` or ``:nodc`` its ``dc_from_mse``, whether x0_hat takes
+its DC from the MSE image; for example ``ddim:50:noclip:tau=0.5:dc``), with their LPIPS and
 mean colour shift (per channel, in 8-bit levels, against the originals; the MSE image's
 too) and, with ``--bands``, the RMS of their error by band of DCT frequency |f| (as
 benchmarks/residual_spectrum.py measures the MSE image's). A decoder whose samples fall far below its ``x0_hat`` at small t has a sampling
@@ -142,16 +143,19 @@ def parse_qualities(text: str, model) -> list:
     return qualities
 
 
-def parse_run(run: str, model) -> tuple[str, int, bool, float]:
-    """A ``--runs`` entry, ``sampler:steps[:clip|:noclip][:tau=T]``, as (sampler, steps,
-    clip, temperature); what it leaves out is the decoder's own setting."""
-    usage = f"--runs entries are sampler:steps[:clip|:noclip][:tau=T], got {run!r}"
+def parse_run(run: str, model) -> tuple[str, int, bool, float, bool]:
+    """A ``--runs`` entry, ``sampler:steps[:clip|:noclip][:tau=T][:dc|:nodc]``, as (sampler,
+    steps, clip, temperature, dc_from_mse); what it leaves out is the decoder's own setting."""
+    usage = f"--runs entries are sampler:steps[:clip|:noclip][:tau=T][:dc|:nodc], got {run!r}"
     sampler, steps, *extra = run.split(":")
     clip = model_lib.diffusion_option(model, "clip_x0")
     temperature = model_lib.diffusion_option(model, "temperature")
+    dc = model_lib.diffusion_option(model, "dc_from_mse")
     for item in extra:
         if item in ("clip", "noclip"):
             clip = item == "clip"
+        elif item in ("dc", "nodc"):
+            dc = item == "dc"
         elif item.startswith("tau="):
             try:
                 temperature = blur_diffusion.check_temperature(float(item[4:]))
@@ -161,7 +165,7 @@ def parse_run(run: str, model) -> tuple[str, int, bool, float]:
             raise SystemExit(usage)
     if not steps.isdigit() or int(steps) < 1:
         raise SystemExit(usage)
-    return sampler, int(steps), clip, temperature
+    return sampler, int(steps), clip, temperature, dc
 
 
 def measure(model, variables, originals: np.ndarray, quality, args) -> dict:
@@ -208,9 +212,10 @@ def measure(model, variables, originals: np.ndarray, quality, args) -> dict:
         print(f"t = {t}: eps-MSE {row['eps_mse']:.4f}, x0_hat PSNR {row['x0_psnr']:.2f} dB")
 
     for run in args.runs.split(","):
-        sampler, steps, clip, temperature = parse_run(run, model)
+        sampler, steps, clip, temperature, dc = parse_run(run, model)
         out = blur_diffusion.sample(eps_fn, x.shape, jax.random.PRNGKey(0), steps, schedule,
-                                    sampler, clip, temperature=temperature)
+                                    sampler, clip, temperature=temperature,
+                                    x0_dc=blur_diffusion.dc_coefficient(cond[0]) if dc else None)
         result["samples"][run] = psnr(out)
         result["sample_quality"][run] = image_quality(out)
         print(f"{run}: PSNR {result['samples'][run]:.2f} dB, "

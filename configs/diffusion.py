@@ -47,6 +47,7 @@ def diffusion_options() -> ml_collections.ConfigDict:
         sampler="ancestral",  # or "ddim" (deterministic, eta = 0)
         clip_x0=True,  # each sampling step clips x0_hat to [-1, 1] (unet.DiffusionDecoder)
         temperature=1.0,  # scales the sampler's random draws; 1: the model's distribution
+        dc_from_mse=False,  # sampling takes x0_hat's channel means from the MSE image
     ))
 
 

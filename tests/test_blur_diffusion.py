@@ -433,3 +433,42 @@ def test_the_temperature_scales_a_gaussian_models_sample_about_its_mean_path(sam
     np.testing.assert_allclose(sample(0.3) - mean_path, 0.3 * (full - mean_path), atol=1e-4)
     with pytest.raises(ValueError, match="temperature"):
         sample(-0.5)
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ancestral"])
+def test_x0_dc_gives_the_sample_the_conditions_channel_means_whatever_the_network_does(sampler):
+    """A network whose eps_hat is biased (what a briefly trained U-Net does to the image mean)
+    casts its sample; with ``x0_dc`` from another image every step takes x0_hat's DC from it,
+    and the sample's per-channel means are that image's exactly, its detail unchanged."""
+    schedule = bd.Schedule(25.0)
+    x = _photo()
+    oracle = _oracle(x, schedule)
+    bias = jnp.array([0.0, -0.3, 0.1])
+
+    def eps_fn(z_t, t):  # the true noise, shifted per channel
+        return oracle(z_t, t) + bias
+
+    def run(x0_dc):
+        return bd.sample(eps_fn, x.shape, jax.random.PRNGKey(3), 8, schedule, sampler,
+                         clip=False, x0_dc=x0_dc)
+
+    def means(a):
+        return np.asarray(jnp.mean(a, axis=(0, 1, 2)))
+
+    cast = run(None)
+    assert abs(means(cast - x)[1]) > 0.01  # the biased network moved the green mean
+    target = x + jnp.array([0.02, -0.01, 0.0])  # a condition a little off the image
+    anchored = run(bd.dc_coefficient(target))
+    np.testing.assert_allclose(means(anchored), means(target), atol=1e-5)
+    # Only the DC changed between the two: their difference is constant per channel (up to
+    # float32 rounding, which the division by the blurred alpha_vec_t amplifies).
+    difference = anchored - cast
+    detail = difference - jnp.mean(difference, axis=(1, 2), keepdims=True)
+    assert float(jnp.sqrt(jnp.mean(jnp.square(detail)))) < 1e-3
+    with pytest.raises(ValueError, match=r"x0_dc must have the shape \(batch, 1, 1, channels"):
+        run(jnp.zeros((1, 1, 1, 1)))
+
+
+def test_dc_coefficient_is_the_dct_at_frequency_zero():
+    x = _photo()
+    np.testing.assert_allclose(bd.dc_coefficient(x), bd.dct2(x)[:, :1, :1, :], rtol=1e-5)

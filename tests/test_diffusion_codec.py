@@ -172,6 +172,35 @@ def test_the_decoders_clip_x0_reaches_the_sampler_and_its_steps(diffusion_codec,
     assert float(jnp.max(jnp.abs(unclipped))) > 1  # so the two settings differ here
 
 
+def test_the_decoders_dc_from_mse_reaches_the_sampler_and_its_steps(diffusion_codec, encoded):
+    """``model.diffusion.dc_from_mse`` hands the sampler (whole, and one step as tiled decoding
+    takes it) the DC of the MSE image of the condition: the unclipped sample's channel means
+    are the MSE image's, where without it they are the U-Net's own."""
+    from laplace_codec.models.decoders import blur_diffusion
+
+    model, variables = diffusion_codec.model, diffusion_codec.params
+    y_hat, rng = jnp.asarray(encoded.y_hat), jax.random.PRNGKey(3)
+    cond = model.apply(variables, y_hat, method=model.condition)
+    eps_fn = lambda z, t: model.apply(variables, z, t, cond, method=model.denoise)  # noqa: E731
+    schedule = model_lib.diffusion_option(model, "schedule")
+    dc = blur_diffusion.dc_coefficient(cond[0])
+    z = jax.random.normal(jax.random.PRNGKey(4), (1, *cond[0].shape[1:]))
+    options = dict(model.decoder_options, dc_from_mse=True, clip_x0=False)
+    anchored = model.clone(decoder_options=tuple(sorted(options.items())))
+    assert model_lib.diffusion_option(model, "dc_from_mse") is False  # off unless configured
+    want = blur_diffusion.sample(eps_fn, z.shape, rng, 3, schedule, "ddim", False, x0_dc=dc)
+    np.testing.assert_allclose(jnp.mean(want, axis=(1, 2)), jnp.mean(cond[0], axis=(1, 2)),
+                               atol=1e-5)
+    own = blur_diffusion.sample(eps_fn, z.shape, rng, 3, schedule, "ddim", False)
+    assert float(jnp.max(jnp.abs(jnp.mean(own - cond[0], axis=(1, 2))))) > 1e-3
+    np.testing.assert_allclose(model_lib.sample_image(anchored, variables, y_hat, rng, 3, "ddim"),
+                               jnp.clip(want, -1, 1), atol=1e-6)
+    np.testing.assert_allclose(
+        model_lib.sample_step(anchored, variables, y_hat, z, 3, 3, "ddim"),
+        blur_diffusion.denoise_step(eps_fn, z, 3, 3, schedule, "ddim", None, False,
+                                    x0_dc=dc)[0], atol=1e-6)
+
+
 def test_the_decoders_temperature_reaches_whole_and_tiled_sampling(diffusion_codec, encoded,
                                                                    image, monkeypatch):
     """``model.diffusion.temperature`` scales the draws of the whole-image sampler and of the

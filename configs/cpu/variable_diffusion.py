@@ -44,6 +44,11 @@ def get_config():
     # U-Net's LPIPS rose from 10 to 50 DDIM steps; at 0.3 it falls with every added step
     # (docs/RESULTS.md, "Sampling temperature"). Decoding only; training does not read it.
     config.model.diffusion.temperature = 0.3
+    # Each step's x0_hat takes its per-channel mean (the DCT's DC) from the MSE image: the
+    # first export's samples were 0.21-0.26 levels green on Kodak; on 24 Kodak crops this
+    # gave the MSE image's channel means at the same LPIPS and PSNR (docs/RESULTS.md,
+    # "A colour cast in the image mean"). Decoding only; training does not read it.
+    config.model.diffusion.dc_from_mse = True
     config.train.init_from = "laplacian-mse-vr"
     config.train.freeze = "g_a,h_a,h_s,z_prior,y_model,g_s,y_gain,z_gain"
     config.train.num_steps = 60_000

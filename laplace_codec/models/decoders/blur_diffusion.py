@@ -26,7 +26,10 @@ of equal steps (T = 500 in the paper; fewer steps are strided posterior steps of
 process); ``"ddim"`` is the deterministic eta = 0 variant, ``f_s = alpha_vec_s f_x_hat +
 sigma_s eps_hat_f``. Both clip the predicted image to [-1, 1] before using it, as DDPM does,
 unless ``clip=False`` (a decoder's ``clip_x0``): near black or white, clipping a noisy x0_hat
-moves its mean, a colour cast that the unclipped steps do not have.
+moves its mean, a colour cast that the unclipped steps do not have. Given ``x0_dc`` (the
+DC coefficient of an image, :func:`dc_coefficient`), every step takes x0_hat's DC from it:
+the image mean is the one frequency the blur never touches, and a decoder conditioned on an
+MSE image knows it better than a sample does (``DiffusionDecoder.dc_from_mse``).
 """
 
 from __future__ import annotations
@@ -50,6 +53,18 @@ def dct2(x: jax.Array) -> jax.Array:
 def idct2(f: jax.Array) -> jax.Array:
     """Inverse of :func:`dct2` (``V f``)."""
     return jax.scipy.fft.idctn(f, type=2, axes=(1, 2), norm="ortho")
+
+
+def dc_coefficient(x: jax.Array) -> jax.Array:
+    """The DC coefficient of :func:`dct2` (frequency (0, 0), ``sqrt(H W)`` times the mean of
+    each image's channel) as a (B, 1, 1, C) array."""
+    return jnp.sum(x, axis=(1, 2), keepdims=True) * jax.lax.rsqrt(
+        jnp.float32(x.shape[1] * x.shape[2]))
+
+
+def with_dc(f: jax.Array, dc: jax.Array) -> jax.Array:
+    """The DCT coefficients ``f`` (B, H, W, C) with their DC replaced by ``dc`` (B, 1, 1, C)."""
+    return f.at[:, :1, :1, :].set(dc)
 
 
 def squared_frequencies(height: int, width: int) -> jax.Array:
@@ -212,7 +227,7 @@ def step_noise(rng: jax.Array, k, shape: tuple[int, int, int, int],
 
 def denoise_step(eps_fn: EpsFn, z: jax.Array, k, steps: int, schedule: Schedule,
                  sampler: str, noise: jax.Array | None = None, clip: bool = True,
-                 lam: jax.Array | None = None):
+                 lam: jax.Array | None = None, x0_dc: jax.Array | None = None):
     """One step of :func:`sample`, from t = k / steps to s = (k - 1) / steps: (z_s, x0_hat).
 
     ``z`` is the whole image or, for tiled sampling, one window of it (the DCT is then the
@@ -220,12 +235,18 @@ def denoise_step(eps_fn: EpsFn, z: jax.Array, k, steps: int, schedule: Schedule,
     (:func:`step_noise`, or its crop to the window); DDIM takes none. ``lam`` is
     :func:`squared_frequencies` of z's size when the caller holds it (:func:`sample` computes
     it once, outside its loop, which also keeps the bits of earlier releases' samples).
+    ``x0_dc`` (B, 1, 1, C), when given, replaces the DC coefficient of x0_hat (after the
+    clip), so the step moves z's DC towards it; the last step lands on it exactly.
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
     if (noise is None) != (sampler == "ddim"):
         raise ValueError(f"the {sampler} sampler takes "
                          + ("no noise" if sampler == "ddim" else "this step's noise"))
+    if x0_dc is not None and tuple(x0_dc.shape) != (z.shape[0], 1, 1, z.shape[3]):
+        raise ValueError(f"x0_dc must have the shape (batch, 1, 1, channels) = "
+                         f"{(z.shape[0], 1, 1, z.shape[3])} of z's DC coefficient "
+                         f"(dc_coefficient of an image), got {tuple(x0_dc.shape)}")
     batch = z.shape[0]
     lam = squared_frequencies(z.shape[1], z.shape[2]) if lam is None else lam
     t = jnp.full((batch,), k / steps, jnp.float32)
@@ -236,6 +257,8 @@ def denoise_step(eps_fn: EpsFn, z: jax.Array, k, steps: int, schedule: Schedule,
     f_x = (f_t - jnp.sqrt(sigma2_t) * dct2(eps_hat)) / alpha_t
     if clip:
         f_x = dct2(jnp.clip(idct2(f_x), -1.0, 1.0))
+    if x0_dc is not None:
+        f_x = with_dc(f_x, x0_dc)
     if sampler == "ancestral":
         mean, var = posterior(f_t, f_x, t, s, schedule)
         f_s = mean + jnp.sqrt(var) * noise
@@ -249,7 +272,8 @@ def denoise_step(eps_fn: EpsFn, z: jax.Array, k, steps: int, schedule: Schedule,
 
 def sample(eps_fn: EpsFn, shape: tuple[int, int, int, int], rng: jax.Array, steps: int,
            schedule: Schedule, sampler: str = "ancestral", clip: bool = True,
-           return_trajectory: bool = False, temperature: float = 1.0):
+           return_trajectory: bool = False, temperature: float = 1.0,
+           x0_dc: jax.Array | None = None):
     """Samples x from z_1 ~ N(0, I) with ``steps`` equal steps t = k / steps -> (k - 1) / steps.
 
     ``eps_fn`` is the (conditioned) noise prediction network. With ``return_trajectory`` the
@@ -261,6 +285,9 @@ def sample(eps_fn: EpsFn, shape: tuple[int, int, int, int], rng: jax.Array, step
     samples the model's own distribution, 0 follows its mean path from z_1 = 0. Below 1 a
     many-step sample keeps less of the noise that an undertrained network cannot turn into
     detail (docs/RESULTS.md, "Why more sampling steps hurt").
+
+    ``x0_dc`` (B, 1, 1, C; :func:`dc_coefficient` of an image of ``shape``) fixes the DC of
+    every step's x0_hat, and so the sample's per-channel mean (before the final clip).
     """
     if sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}; choose one of {SAMPLERS}")
@@ -271,7 +298,8 @@ def sample(eps_fn: EpsFn, shape: tuple[int, int, int, int], rng: jax.Array, step
 
     def step(z, k):
         noise = step_noise(rng, k, shape, temperature) if sampler == "ancestral" else None
-        z_s, x0 = denoise_step(eps_fn, z, k, steps, schedule, sampler, noise, clip, lam)
+        z_s, x0 = denoise_step(eps_fn, z, k, steps, schedule, sampler, noise, clip, lam,
+                               x0_dc)
         return z_s, x0 if return_trajectory else None
 
     z, trajectory = jax.lax.scan(step, z, jnp.arange(steps, 0, -1))

@@ -219,12 +219,14 @@ class DiffusionKind(DecoderKind):
                quality=None):
         """The image for the coded y_hat (in [-1, 1]): the condition pyramid once, then
         ``steps`` steps of ``sampler`` from z_1 ~ N(0, I) drawn from ``rng`` (eq. 13), the
-        draws scaled by the decoder's ``temperature``."""
+        draws scaled by the decoder's ``temperature`` (and, with its ``dc_from_mse``, each
+        x0_hat's DC that of the MSE image ``cond[0]``)."""
         b, h, w, _ = y_hat.shape
-        out = blur_diffusion.sample(_eps_fn(model, variables, y_hat, quality),
-                                    (b, 16 * h, 16 * w, 3), rng, steps,
-                                    self.settings.schedule, sampler, self.settings.clip_x0,
-                                    return_trajectory, self.settings.temperature)
+        cond = model.apply(variables, y_hat, quality, method=model.condition)
+        out = blur_diffusion.sample(_eps_fn(model, variables, cond), (b, 16 * h, 16 * w, 3),
+                                    rng, steps, self.settings.schedule, sampler,
+                                    self.settings.clip_x0, return_trajectory,
+                                    self.settings.temperature, self._x0_dc(cond))
         x, trajectory = out if return_trajectory else (out, None)
         x = jnp.clip(x, -1.0, 1.0)  # the image, whether or not the steps clip x0_hat
         return (x, trajectory) if return_trajectory else x
@@ -234,9 +236,15 @@ class DiffusionKind(DecoderKind):
         """One step of :meth:`sample` (``blur_diffusion.denoise_step``) on an image or a window
         of one: z at t = k / steps and the y_hat under it (16x smaller) -> z at
         (k - 1) / steps. The condition pyramid is that of this y_hat."""
-        return blur_diffusion.denoise_step(_eps_fn(model, variables, y_hat, quality), z, k,
-                                           steps, self.settings.schedule, sampler, noise,
-                                           self.settings.clip_x0)[0]
+        cond = model.apply(variables, y_hat, quality, method=model.condition)
+        return blur_diffusion.denoise_step(_eps_fn(model, variables, cond), z, k, steps,
+                                           self.settings.schedule, sampler, noise,
+                                           self.settings.clip_x0, x0_dc=self._x0_dc(cond))[0]
+
+    def _x0_dc(self, cond):
+        """The DC that sampling imposes on x0_hat: the MSE image's (``cond[0]``) when the
+        decoder's ``dc_from_mse``, else None (the U-Net's own)."""
+        return blur_diffusion.dc_coefficient(cond[0]) if self.settings.dc_from_mse else None
 
     def reconstruct(self, model, variables, y_hat, rng, steps=None, sampler=None,
                     quality=None):
@@ -259,9 +267,8 @@ class DiffusionKind(DecoderKind):
         return f"{cls.name} ({sampling['steps']} {sampling['sampler']})"
 
 
-def _eps_fn(model, variables, y_hat, quality):
-    """phi_theta(z_t, t, y_hat) of eq. 11, the condition pyramid of y_hat computed once."""
-    cond = model.apply(variables, y_hat, quality, method=model.condition)
+def _eps_fn(model, variables, cond):
+    """phi_theta(z_t, t, y_hat) of eq. 11, given the condition pyramid of y_hat."""
 
     def eps_fn(z_t, t):
         return model.apply(variables, z_t, t, cond, method=model.denoise)

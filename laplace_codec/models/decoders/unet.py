@@ -191,6 +191,11 @@ class DiffusionDecoder(nn.Module):
     # distribution; below 1, many steps keep less of the noise a briefly trained U-Net has
     # not learnt to turn into detail (docs/RESULTS.md, "Why more sampling steps hurt").
     temperature: float = 1.0
+    # Whether sampling takes x0_hat's DC coefficient (each image's or window's per-channel
+    # mean) from the MSE image of the condition, the posterior mean, instead of the U-Net
+    # (blur_diffusion.sample's x0_dc): the DC is never blurred, and a briefly trained U-Net
+    # left it 0.2 levels green (docs/RESULTS.md). Decoding only; training does not read it.
+    dc_from_mse: bool = False
     unet_options: tuple = ()  # (name, value) pairs of DenoisingUNet's fields
 
     @classmethod
