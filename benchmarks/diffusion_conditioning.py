@@ -2,8 +2,8 @@
 center crops (no entropy coding: y_hat comes from the model's forward pass).
 
     python benchmarks/diffusion_conditioning.py --ckpt runs/cpu-diffusion --crop 128 --limit 4
-    python benchmarks/diffusion_conditioning.py --ckpt laplacian-diffusion-0.01 --crop 256 \
-        --runs ddim:5,ddim:10,ddim:25,ddim:50
+    python benchmarks/diffusion_conditioning.py --ckpt laplacian-diffusion-vr --crop 256 \
+        --quality 4 --runs ddim:5,ddim:10,ddim:25,ddim:50
     python benchmarks/diffusion_conditioning.py --ckpt runs/variable-diffusion --crop 256 \
         --quality 2,4,6     # a variable-rate decoder: one set of figures per quality
 

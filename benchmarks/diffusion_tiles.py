@@ -1,13 +1,13 @@
 """Tiled against untiled diffusion decoding of one image: how much the blended windows
 (``tiling.blended_steps``) change the sample, where, and what they cost.
 
-    python benchmarks/diffusion_tiles.py [--model laplacian-diffusion-0.01] [--out seam.png]
+    python benchmarks/diffusion_tiles.py [--model laplacian-diffusion-vr] [--out seam.png]
 
-Codes a 1024x768 crop of a training photograph once, decodes it whole and then in windows
-(``Codec.diffusion_tile_pixels = 0``: 2 x 2 windows of 640x640 pixels here, seams at 512
-pixels), and prints the PSNR of each against the original and against each other, the
-mean absolute difference in 64-pixel column bands (the windows overlap at 448-576), and both
-decode times. ``--out`` writes original | untiled | tiled around the seam for a look. The
+Codes a 1024x768 crop of a training photograph once (a variable-rate model at its default
+quality), decodes it whole and then in windows (``Codec.diffusion_tile_pixels = 0``: 2 x 2
+windows of 640x640 pixels here, seams at 512 pixels), and prints the PSNR of each against
+the original and against each other, the mean absolute difference in 64-pixel column bands
+(the windows overlap at 448-576), and both decode times. ``--out`` writes original | untiled | tiled around the seam for a look. The
 last line is JSON.
 """
 
@@ -33,7 +33,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="laplacian-diffusion-0.01")
+    parser.add_argument("--model", default="laplacian-diffusion-vr")
     parser.add_argument("--image", default=sorted(glob.glob(
         os.path.join(REPO, "..", "shared", "data", "train", "*.png")) or ["sample:chelsea"])[0])
     parser.add_argument("--out", help="PNG of original | untiled | tiled around the seam")

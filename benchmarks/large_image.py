@@ -3,7 +3,7 @@
     python benchmarks/large_image.py                          # configs/base.py, random weights
     python benchmarks/large_image.py --ckpt runs/base          # a trained checkpoint
     python benchmarks/large_image.py --untiled                 # g_a and g_s in one piece
-    python benchmarks/large_image.py --ckpt laplacian-diffusion-0.01   # a diffusion decoder
+    python benchmarks/large_image.py --ckpt laplacian-diffusion-vr     # a diffusion decoder
 
 A diffusion decoder samples in blended 640x640 windows above 4 Mpixels
 (``Codec.diffusion_tile_pixels``, ``tiling.blended_steps``); ``--untiled`` samples the whole

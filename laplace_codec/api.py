@@ -47,7 +47,7 @@ def load(path: str | None = None, name: str | None = None, steps: int | None = N
                              f"that name, load(PATH, name=...) a checkpoint under that name")
         return load_bundled(zoo.default_name(), steps=steps, sampler=sampler)
     if not os.path.exists(os.path.expanduser(path)):
-        if path in zoo.available():
+        if path in zoo.available() or path in zoo.RETIRED_NAMES:  # zoo.find refuses the latter
             return load_bundled(path, steps=steps, sampler=sampler)
         raise CheckpointError(f"checkpoint directory not found: {os.path.abspath(path)} (nor "
                               f"is {path!r} an installed zoo model: `laplace-codec models` "

@@ -37,8 +37,9 @@ DEFAULT_MODEL = "laplacian-mse-vr"
 PRECISIONS = ("int8", "float16", "float32")
 QUANTIZED_MIN_SIZE = 1024  # smaller arrays (biases, GDN of narrow layers) stay float32
 META_VERSION = 1
-# The last commit that ships the fixed-rate MSE models.
+# The last commits that ship the fixed-rate MSE models and the fixed-rate diffusion models.
 FIXED_RATE_LAST = "e5be7a46f1e808f3c0d5cdf89f6dd8e2c92a8646"
+FIXED_RATE_DIFFUSION_LAST = "3106a9c3a09389e8e4f7bd8f84226861572172c2"
 # Models that shipped once and were replaced (a better export under the same name, or a
 # retired family): model hash -> (name, the last commit that ships it). Their files are
 # refused with the way to decode them, instead of "not a bundled model".
@@ -52,7 +53,7 @@ RETIRED: dict[str, tuple[str, str]] = {
     "d1965feb185f8374": ("laplacian-mse-vr", "5e55231a481aa08898ff677643a632c4352a94c9"),  # 12000+9000+86000 steps
 }
 # The fixed-rate MSE family that the variable-rate models replaced in version 0.5.0:
-# model hash -> name; its successor is the family's "-vr" model at the same lambda.
+# model hash -> name.
 _FIXED_RATE_MSE = {
     "c126b7983551a76a": "laplacian-mse-0.005",
     "57d761f9669ea3e3": "laplacian-mse-0.01",
@@ -63,11 +64,26 @@ _FIXED_RATE_MSE = {
     "cc233fdb2e262322": "hyperprior-mse-0.02",
     "042e09cdeb5238c7": "hyperprior-mse-0.04",
 }
-RETIRED.update({h: (name, FIXED_RATE_LAST) for h, name in _FIXED_RATE_MSE.items()})
+# The fixed-rate diffusion decoders that laplacian-diffusion-vr replaced in version 0.5.6.
+_FIXED_RATE_DIFFUSION = {
+    "0192516db6683c5c": "laplacian-diffusion-0.01",
+    "12d93b6dc0db9474": "laplacian-diffusion-0.04",
+}
 # Names no longer installed: name -> (what replaced it, the last commit that ships it).
-RETIRED_NAMES: dict[str, tuple[str, str]] = {
-    name: (f"{name.rsplit('-', 1)[0]}-vr (`--lmbda {name.rsplit('-', 1)[1]}`)", FIXED_RATE_LAST)
-    for name in _FIXED_RATE_MSE.values()}
+RETIRED_NAMES: dict[str, tuple[str, str]] = {}
+
+
+def _retire_fixed_rate(models: dict[str, str], commit: str) -> None:
+    """Retires fixed-rate models (model hash -> "FAMILY-LAMBDA") last shipped at ``commit``,
+    by hash and by name: each name's successor is the "FAMILY-vr" model at the same lambda."""
+    for model_hash, name in models.items():
+        prefix, lmbda = name.rsplit("-", 1)
+        RETIRED[model_hash] = (name, commit)
+        RETIRED_NAMES[name] = (f"{prefix}-vr (`--lmbda {lmbda}`)", commit)
+
+
+_retire_fixed_rate(_FIXED_RATE_MSE, FIXED_RATE_LAST)
+_retire_fixed_rate(_FIXED_RATE_DIFFUSION, FIXED_RATE_DIFFUSION_LAST)
 
 
 @dataclasses.dataclass(frozen=True)

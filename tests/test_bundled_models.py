@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from laplace_codec.evaluation import metrics
-from laplace_codec import zoo
+from laplace_codec import api, zoo
+from laplace_codec.errors import CheckpointError
 from tests.conftest import KODAK, REPO, requires_kodak, run_cli
 
 BUDGET_BYTES = 60 * 2**20  # issue 8: at most 60 MB of bundled models
@@ -59,6 +60,15 @@ def test_retired_models_are_gone_and_each_names_the_commit_that_ships_it(bundled
         assert name not in bundled, f"{name} is retired by name and still installed"
         assert (name, commit) in zoo.RETIRED.values(), name
         assert successor.split()[0] in bundled, f"{name}'s successor is not installed"
+
+
+def test_loading_a_retired_name_says_what_replaced_it_and_where_it_last_shipped(bundled):
+    for name, (successor, commit) in zoo.RETIRED_NAMES.items():
+        with pytest.raises(CheckpointError) as e:
+            api.load(name)
+        assert f"{name!r} was retired: {successor} replaced it" in str(e.value)
+        assert f"git show {commit}:laplace_codec/weights/{name}.$e" in str(e.value)
+
 
 @requires_kodak
 def test_a_fresh_install_codes_a_kodak_image_with_the_default_model(bundled, tmp_path):

@@ -2,7 +2,6 @@
 
 import ast
 
-import ml_collections
 import pytest
 
 from laplace_codec.errors import InputError
@@ -55,26 +54,35 @@ def test_the_zoo_sweep_names_points_and_fine_tunes_from_the_base():
         sweep.commands(str(REPO / "configs/sweeps/zoo.py"), "runs/zoo", [], only="nope")
 
 
-def test_the_sigma_b_sweep_sits_on_the_codec_it_names():
-    """Table 1a's decoders train on the MSE codec laplacian-mse-0.01 with the same model
-    sizes, lambda and frozen modules as the bundled diffusion models, so its sigma_B_max = 25
-    point is laplacian-diffusion-0.01 (whose config holds that codec's, frozen)."""
-    from configs.sweeps import sigma_b, zoo_diffusion
-    from laplace_codec import zoo
+def point_configs(path: str, only: str | None = None) -> list:
+    """(train command, config) of every point of the sweep file ``path`` (or of those whose
+    name contains ``only``), each config with its point's overrides."""
+    points = []
+    for command in sweep.commands(str(REPO / path), "runs/x", [], only=only):
+        overrides = [arg[len("--config."):] for arg in command if arg.startswith("--config.")]
+        points.append((command, config_files.load_config(str(REPO / path), overrides)))
+    return points
 
-    codec = ml_collections.ConfigDict(zoo.find("laplacian-diffusion-0.01").meta["config"])
-    assert codec.train.init_from == sigma_b.MSE_CODEC
-    decoders = sigma_b.get_config()
-    zoo_point = zoo_diffusion.get_config()
+
+def test_the_sigma_b_sweep_sits_on_the_codec_it_names():
+    """Table 1a's decoders train on the frozen MSE codec laplacian-mse-0.01 exactly as
+    configs/sweeps/zoo_diffusion.py's lambda = 0.01 point does (model sizes, lambda, steps,
+    frozen modules), so its sigma_B_max = 25 point is that point, laplacian-diffusion-0.01
+    (in the zoo until 0.5.6): every point differs from it in sigma_B_max, name and logging."""
+    from configs.sweeps import sigma_b
+
+    ((_, zoo_point),) = point_configs("configs/sweeps/zoo_diffusion.py",
+                                      only="laplacian-diffusion-0.01")
+    assert zoo_point.train.init_from == sigma_b.MSE_CODEC
     assert zoo_point.model.diffusion.sigma_b_max == 25.0
-    assert decoders.train.num_steps == zoo_point.train.num_steps
-    assert decoders.model.diffusion.to_dict() == zoo_point.model.diffusion.to_dict()
-    assert decoders.train.init_from == sigma_b.MSE_CODEC
-    for field in ("entropy", "N", "M", "laplacian", "res_blocks"):
-        assert decoders.model[field] == codec.model[field], field
-    assert decoders.loss.lmbda == codec.loss.lmbda
-    assert set(decoders.train.freeze.split(",")) == {"g_a", "h_a", "h_s", "z_prior", "y_model",
-                                                    "g_s"}
+    assert set(zoo_point.train.freeze.split(",")) == {"g_a", "h_a", "h_s", "z_prior",
+                                                      "y_model", "g_s"}
+    decoders = [config for _, config in point_configs("configs/sweeps/sigma_b.py")]
+    assert 25.0 in [d.model.diffusion.sigma_b_max for d in decoders]
+    for d in decoders:
+        d.model.diffusion.sigma_b_max = zoo_point.model.diffusion.sigma_b_max
+        d.name, d.train.log_every = zoo_point.name, zoo_point.train.log_every
+        assert d.to_dict() == zoo_point.to_dict()
 
 
 SWEEPS = sorted(str(p.relative_to(REPO)) for p in REPO.glob("configs/sweeps/*.py")
@@ -83,12 +91,10 @@ SWEEPS = sorted(str(p.relative_to(REPO)) for p in REPO.glob("configs/sweeps/*.py
 
 @pytest.mark.parametrize("path", SWEEPS)
 def test_every_sweep_file_names_its_command_and_its_points_build_their_models(path):
-    commands = sweep.commands(str(REPO / path), "runs/x", [])
-    workdirs = [c[3] for c in commands]
-    assert commands and len(set(workdirs)) == len(workdirs), f"{path}: points share a workdir"
-    for command in commands:
-        overrides = [arg[len("--config."):] for arg in command if arg.startswith("--config.")]
-        config = config_files.load_config(str(REPO / path), overrides)
+    points = point_configs(path)
+    workdirs = [command[3] for command, _ in points]
+    assert points and len(set(workdirs)) == len(workdirs), f"{path}: points share a workdir"
+    for command, config in points:
         model_lib.decoder_for(model_lib.from_config(config.model))
         assert f"--workdir=runs/x/{config.name}" == command[3]
     docstring = ast.get_docstring(ast.parse((REPO / path).read_text()))

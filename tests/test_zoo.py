@@ -251,7 +251,8 @@ def test_files_of_unknown_and_retired_models_are_refused_with_what_to_do(install
 
 def test_a_retired_name_is_refused_with_its_successor_and_how_to_install_it(
         installed, tmp_path, monkeypatch):
-    """The shell commands of the message, run on a copy of the model in a git repository,
+    """By ``zoo.find`` and by ``load``, which otherwise reads the name as a missing folder;
+    the shell commands of the message, run on a copy of the model in a git repository,
     install it where LAPLACE_CODEC_MODELS finds it again."""
     repo = tmp_path / "clone"
     weights = repo / "laplace_codec" / "weights"
@@ -268,6 +269,9 @@ def test_a_retired_name_is_refused_with_its_successor_and_how_to_install_it(
     monkeypatch.setenv(zoo.DIRS_ENV, str(tmp_path / "empty"))  # the model is gone
     monkeypatch.setattr(zoo, "WEIGHTS_DIR", str(tmp_path / "none"))
     monkeypatch.setitem(zoo.RETIRED_NAMES, "lap", ("lap-vr --lmbda 0.01", commit))
+    with pytest.raises(CheckpointError, match=r"'lap' was retired: lap-vr --lmbda 0.01 "
+                                              r"replaced it"):
+        api.load("lap")
     with pytest.raises(CheckpointError, match=r"'lap' was retired: lap-vr --lmbda 0.01 "
                                               r"replaced it") as e:
         zoo.find("lap")

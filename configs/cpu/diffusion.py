@@ -9,8 +9,9 @@ Two stages: ``train.init_from`` starts the encoder and entropy model from a trai
 of the same sizes (configs/cpu/laplacian.py at the same lmbda; its decoder is not used), so
 the CPU's steps go to the decoder; or, without one, a warm-up run at a tiny lmbda
 (``--config.loss.lmbda=0.0001``) then the target lmbda from it. Decoding defaults to 10
-deterministic (DDIM, eta = 0) steps: on Kodak the bundled laplacian-diffusion-0.01 has lower
-LPIPS and higher PSNR at 10 steps than at 25 (0.3062 / 26.91 dB against 0.3315 / 26.42 dB,
+deterministic (DDIM, eta = 0) steps: on Kodak laplacian-diffusion-0.01 (this config at lambda
+0.01, configs/sweeps/zoo_diffusion.py; in the zoo until version 0.5.6) had lower LPIPS and
+higher PSNR at 10 steps than at 25 (0.3062 / 26.91 dB against 0.3315 / 26.42 dB,
 docs/RESULTS.md) in 40% of the time; ``laplace-codec compress --steps 500 --sampler
 ancestral`` gives the paper's sampler. Throughput: benchmarks/train_throughput.py.
 """

@@ -1,6 +1,6 @@
 """Which weighting of the eps loss repairs what the plain eps-MSE breaks
 (issue 22, "find out why more sampling steps hurt")? The cheap form of
-configs/sweeps/diffusion_loss.py: instead of two decoders from scratch, the bundled
+configs/sweeps/diffusion_loss.py: instead of two decoders from scratch, the zoo model
 ``laplacian-diffusion-0.01`` (1500 steps of plain eps-MSE, whose x0_hat at t >= 0.2 is about
 3 dB *worse* than its own MSE image: docs/RESULTS.md, "Why more sampling steps hurt")
 continues for 250 steps under each loss (plain, capped SNR weight, the U-Net's own target:
@@ -17,6 +17,12 @@ x0_hat at t >= 0.2 climbs back to the MSE image's PSNR while the control's does 
 LPIPS stops rising from 5 to 50 DDIM steps. Measured: the capped weight does not
 and unet_target=True does (docs/RESULTS.md, "Does a capped SNR weighting repair the eps
 loss?").
+
+``laplacian-diffusion-0.01`` left the zoo in version 0.5.6 (replaced by
+laplacian-diffusion-vr); the sweep still starts from it, so install it beside the release
+first: a run without it stops with the shell commands that copy its two files from the last
+commit that shipped it (3106a9c, ``zoo.RETIRED_NAMES``) into a folder that
+``$LAPLACE_CODEC_MODELS`` then names.
 """
 
 from configs.sweeps import zoo_diffusion

@@ -1,5 +1,6 @@
-"""The bundled diffusion models (issue 8): configs/cpu/diffusion.py decoders on top of the
-bundled Laplacian MSE codecs of configs/sweeps/zoo.py, at two lambdas.
+"""The fixed-rate diffusion models that shipped until version 0.5.6 (issue 8):
+configs/cpu/diffusion.py decoders on top of the fixed-rate Laplacian MSE codecs of
+configs/sweeps/zoo.py, at two lambdas.
 
     python -m laplace_codec.training.sweep --sweep=configs/sweeps/zoo_diffusion.py --workdir=runs/zoo
     laplace-codec export --ckpt runs/zoo/NAME --name NAME --out laplace_codec/weights \\
@@ -10,9 +11,10 @@ zoo model laplacian-mse-<lambda>, so its stored int8-expanded weights) and keeps
 entropy model and g_s frozen: the diffusion model writes exactly the bundled MSE model's bits
 and only the image differs (LPIPS at the same bpp).
 
-The fixed-rate models named here left the zoo in version 0.5.0 (replaced by the
-variable-rate ones); a run that names one stops with the commands that install it
-again beside the release (``zoo.RETIRED_NAMES``).
+The MSE codecs named here left the zoo in version 0.5.0 (replaced by the variable-rate
+ones), the diffusion models trained here in 0.5.6 (replaced by laplacian-diffusion-vr,
+configs/cpu/variable_diffusion.py); a run that names one stops with the commands that
+install it again beside the release (``zoo.RETIRED_NAMES``).
 """
 
 from configs.cpu import diffusion
