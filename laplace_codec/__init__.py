@@ -23,6 +23,6 @@ from laplace_codec.errors import (  # noqa: E402
 )
 from laplace_codec.images import ConversionWarning  # noqa: E402
 
-__version__ = "0.5.5"
+__version__ = "0.5.6"
 __all__ = ["Codec", "load", "enable_compilation_cache", "CheckpointError", "FormatError", "InputError",
            "LaplaceCodecError", "ModelMismatchError", "ConversionWarning", "__version__"]
