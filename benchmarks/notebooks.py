@@ -5,7 +5,7 @@
 Executes each notebook headlessly (nbclient, the test extra) as a reader would run it
 (the bundled models, default images and step counts), prints its wall time, and ends with one
 JSON line {"<name>_s": seconds, ...}. ``--save DIR`` writes the executed notebooks there
-(the repository's copies stay without outputs). tests/test_notebooks.py runs the same code
+(the repository's copies keep the outputs of their last re-run on the bundled models). tests/test_notebooks.py runs the same code
 on the tiny test models.
 """
 
