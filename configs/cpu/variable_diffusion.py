@@ -13,7 +13,8 @@ After 2000 steps its LPIPS on Kodak was 8-14% below the MSE decoder's at every q
 0.1-0.4 dB of PSNR (the bundled ``laplacian-diffusion-vr``, docs/RESULTS.md).
 2000 more steps (restarted from that export) improved x0_hat but raised the samples' LPIPS
 by 3-10%, and were not shipped (docs/RESULTS.md, "2000 more steps: x0_hat better, samples
-worse"): under this loss the run has met a plateau.
+worse"); 1500 more at 5e-5 neither (0.3-0.7% higher LPIPS on Kodak, "A quarter of the
+learning rate: no better"): under this loss the run has met a plateau.
 
 Its loss: ``loss.unet_target`` (the U-Net's own output against ``unet.unet_target``). The
 plain eps-MSE of eq. 11 (the bundled decoders') lets the U-Net's output at blurred
