@@ -5,8 +5,8 @@
 Executes each notebook headlessly (nbclient, the test extra) as a reader would run it
 (the bundled models, default images and step counts), prints its wall time, and ends with one
 JSON line {"<name>_s": seconds, ...}. ``--save DIR`` writes the executed notebooks there
-(the repository's copies keep the outputs of their last re-run on the bundled models). tests/test_notebooks.py runs the same code
-on the tiny test models.
+(the repository's copies keep the outputs of their last re-run on the bundled models).
+tests/test_notebooks.py runs the same code on the tiny test models.
 """
 
 import argparse

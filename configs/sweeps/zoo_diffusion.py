@@ -20,7 +20,7 @@ install it again beside the release (``zoo.RETIRED_NAMES``).
 from configs.cpu import diffusion
 
 LAMBDAS = (0.01, 0.04)
-DIFFUSION_STEPS = 1500  # configs/sweeps/sigma_b.py trains as many; 1.6 s each here, about 40 min a point
+DIFFUSION_STEPS = 1500  # as configs/sweeps/sigma_b.py; 1.6 s each here, about 40 min a point
 
 
 def get_config():
