@@ -355,6 +355,36 @@ def test_unet_target_is_the_output_that_predicts_eps_exactly(cutoff):
         unet_target(x, x_mse, eps, jnp.full((1,), 0.5), schedule, 0.0)
 
 
+@pytest.mark.parametrize("cutoff", [0.0, 1.5])
+def test_preconditioned_x0_is_eq3_without_its_rounding_near_t1(cutoff):
+    from laplace_codec.models.decoders.unet import (preconditioned_eps, preconditioned_x0,
+                                                    unet_target)
+
+    schedule, s = bd.Schedule(25.0), 0.1
+    x = _photo(16)
+    x_mse = x + 0.05 * jax.random.normal(jax.random.PRNGKey(3), x.shape)
+    eps = jax.random.normal(jax.random.PRNGKey(4), x.shape)
+    u = jax.random.normal(jax.random.PRNGKey(5), x.shape)
+    for t in [0.01, 0.2, 0.5, 0.9, 0.99, 1.0]:
+        tt = jnp.full((1,), t)
+        z = bd.diffuse(x, tt, eps, schedule)
+        stable = preconditioned_x0(z, tt, x_mse, u, schedule, s, cutoff)
+        if t <= 0.5:  # where eq. 3's division by alpha_vec_t is still accurate in float32
+            eq3 = bd.predict_x0(z, tt, preconditioned_eps(z, tt, x_mse, u, schedule, s, cutoff),
+                                schedule, clip=False)
+            assert float(jnp.max(jnp.abs(stable - eq3))) < 1e-3, t
+        # The U-Net output that predicts eps exactly reconstructs x itself, at every t.
+        target = unet_target(x, x_mse, eps, tt, schedule, s, cutoff)
+        exact = preconditioned_x0(z, tt, x_mse, target, schedule, s, cutoff)
+        assert float(jnp.max(jnp.abs(exact - x))) < 1e-4, t
+    near_one = jnp.full((1,), 0.999)
+    z = bd.diffuse(x, near_one, eps, schedule)
+    target = unet_target(x, x_mse, eps, near_one, schedule, s, cutoff)
+    eq3 = bd.predict_x0(z, near_one, preconditioned_eps(z, near_one, x_mse, target, schedule, s,
+                                                        cutoff), schedule, clip=False)
+    assert float(jnp.max(jnp.abs(eq3 - x))) > 0.1  # what the stable form repairs
+
+
 def test_the_cheap_unet_wiring_sees_every_condition_scale_and_costs_less():
     from laplace_codec.models.decoders import unet
 

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 
 from laplace_codec.models import perceptual
 from laplace_codec.models.decoders import blur_diffusion
-from laplace_codec.models.decoders.unet import DiffusionDecoder, unet_target
+from laplace_codec.models.decoders.unet import DiffusionDecoder, preconditioned_x0, unet_target
 
 
 class DecoderKind:
@@ -167,11 +167,15 @@ class DiffusionKind(DecoderKind):
         z_t = blur_diffusion.diffuse(x, t, eps, schedule)
         cond = module.g_s(y_hat, pyramid=True)
         eps_hat, u = module.phi(z_t, t, cond, return_unet=True)
-        out = dict(t=t, eps=eps, eps_hat=eps_hat, unet=u,
-                   x0_hat=blur_diffusion.predict_x0(z_t, t, eps_hat, schedule))
-        if module.phi.prior_std:
-            out["unet_target"] = unet_target(x, cond[0], eps, t, schedule,
-                                             module.phi.prior_std, module.phi.prior_cutoff)
+        out = dict(t=t, eps=eps, eps_hat=eps_hat, unet=u)
+        phi = module.phi
+        if phi.prior_std:
+            out["unet_target"] = unet_target(x, cond[0], eps, t, schedule, phi.prior_std,
+                                             phi.prior_cutoff)
+            out["x0_hat"] = jnp.clip(preconditioned_x0(z_t, t, cond[0], u, schedule,
+                                                       phi.prior_std, phi.prior_cutoff), -1, 1)
+        else:
+            out["x0_hat"] = blur_diffusion.predict_x0(z_t, t, eps_hat, schedule)
         return out
 
     def loss(self, out, x, rate_term, loss_config, weight):

@@ -265,6 +265,27 @@ def preconditioned_eps(z_t: jax.Array, t: jax.Array, x_mse: jax.Array, u: jax.Ar
     return blur_diffusion.idct2(f_eps)
 
 
+def preconditioned_x0(z_t: jax.Array, t: jax.Array, x_mse: jax.Array, u: jax.Array,
+                      schedule: blur_diffusion.Schedule, prior_std: float,
+                      prior_cutoff: float = 0.0) -> jax.Array:
+    """The one-step reconstruction ``x0_hat`` (eq. 3) of :func:`preconditioned_eps`, written
+    without dividing by ``a``: per DCT frequency, with ``D = a^2 s^2 + sigma^2``,
+
+        x0_hat = (a s^2 f_z + sigma^2 m) / D  -  sigma s / sqrt(D) * U
+
+    Why: eq. 3 subtracts two numbers of the size of the noise and divides by ``a``, which the
+    blur and the schedule take to 1e-7 near t = 1, so float32 rounding alone moves its x0_hat
+    by more than the image's range there; this form is exact to rounding at every t, so a
+    loss on x0_hat (the LPIPS term of eq. 12) can be weighted at every t. Unclipped."""
+    lam = blur_diffusion.squared_frequencies(*z_t.shape[1:3])
+    a, sigma2 = schedule.coefficients(t, lam)
+    s = prior_spectrum(lam, prior_std, prior_cutoff)
+    denom = a * a * s * s + sigma2
+    f_x0 = ((a * s * s) * blur_diffusion.dct2(z_t) + sigma2 * blur_diffusion.dct2(x_mse)) / denom \
+        - (jnp.sqrt(sigma2) * s) * jax.lax.rsqrt(denom) * blur_diffusion.dct2(u)
+    return blur_diffusion.idct2(f_x0)
+
+
 def unet_target(x: jax.Array, x_mse: jax.Array, eps: jax.Array, t: jax.Array,
                 schedule: blur_diffusion.Schedule, prior_std: float,
                 prior_cutoff: float = 0.0) -> jax.Array:
