@@ -53,6 +53,7 @@ RETIRED: dict[str, tuple[str, str]] = {
     "d1965feb185f8374": ("laplacian-mse-vr", "5e55231a481aa08898ff677643a632c4352a94c9"),  # 12000+9000+86000 steps
     "ff0a35c4158beccc": ("laplacian-mse-vr", "035418ecdeb9638a04e08322a16ee9b7b39147e2"),  # 12000+9000+94720 steps
     "19a6c03b15fee553": ("laplacian-mse-vr", "ec0db07ab7922bfead0fac19eb3b7a025a1d5c28"),  # 12000+9000+101512 steps
+    "95e3cfd16d1d765d": ("laplacian-diffusion-vr", "a409b3a7418199d0aa15f598fc004357b83c8107"),  # 2000 decoder steps
 }
 # The fixed-rate MSE family that the variable-rate models replaced in version 0.5.0:
 # model hash -> name.
