@@ -24,8 +24,9 @@ plain eps-MSE of eq. 11 (the bundled decoders') lets the U-Net's output at blurr
 frequencies drift into x0_hat as noise, and a capped SNR weighting does not repair that;
 250 steps of the U-Net's own target on the bundled decoder lifted x0_hat at t = 0.2 from 26.4
 to 29.6 dB and LPIPS at 10 DDIM steps from 0.2891 to 0.2689 against the plain loss
-(docs/RESULTS.md, "Does a capped SNR weighting repair the eps loss?"); it beats the MSE
-decoder on LPIPS and KID at every quality (issue 22's target). Its first long run
+(docs/RESULTS.md, "Does a capped SNR weighting repair the eps loss?"); it beats the
+MSE decoder on LPIPS at every quality and on KID at every quality measured (issue 22's
+target). Its first long run
 (from the 1497 steps of configs/sweeps/unet_cost.py's cheap point) was lost with its machine;
 the second started from scratch on 2026-12-07 on the eighth export of ``laplacian-mse-vr``
 (``@ff0a35c4158beccc``), docs/RESULTS.md, "The variable-rate diffusion decoder's long run".
