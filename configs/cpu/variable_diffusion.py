@@ -16,8 +16,9 @@ by 3-10%, and were not shipped (docs/RESULTS.md, "2000 more steps: x0_hat better
 worse"); 1500 more at 5e-5 neither (0.3-0.7% higher LPIPS on Kodak, "A quarter of the
 learning rate: no better"): under this loss the run had met a plateau. With eq. 12's LPIPS
 term unweighted (``loss.lpips_snr_cap = 0``, below), 2000 more steps from that export lowered
-LPIPS on Kodak by 6-17% at every quality for 0.01-0.06 dB (14-29% below the MSE decoder's):
-the bundled decoder since 2026-12-08 (docs/RESULTS.md, "LPIPS that reaches the samples").
+LPIPS on Kodak by 6-17% at every quality for 0.01-0.06 dB at 10 steps; at 5 steps (its
+default) it has the MSE decoder's PSNR with 14-34% lower LPIPS: the bundled decoder since
+2026-12-08 (docs/RESULTS.md, "LPIPS that reaches the samples").
 
 Its loss: ``loss.unet_target`` (the U-Net's own output against ``unet.unet_target``). The
 plain eps-MSE of eq. 11 (the bundled decoders') lets the U-Net's output at blurred
